@@ -1,0 +1,60 @@
+import { Module, ValidationPipe, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import type { ValidationError } from 'class-validator';
+import { CacheModule } from './cache/cache.module';
+import { AuthGuard } from './common/auth/auth.guard';
+import { InvalidRequestError } from './common/errors/api-error';
+import { OpenAIExceptionFilter } from './common/errors/openai-exception.filter';
+import { requestIdMiddleware } from './common/http/request-id.middleware';
+import type { AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import type { ResolvedDataSource } from './database/data-source-options';
+import { DatabaseModule } from './database/database.module';
+import { FilesModule } from './files/files.module';
+import { HealthModule } from './health/health.module';
+import { IdCodecModule } from './id-codec/id-codec.module';
+import { ProviderRouterModule } from './provider-router/provider-router.module';
+
+/** Query/body validation errors become a 400 naming the first offending field in `param`. */
+function validationError(errors: ValidationError[]): InvalidRequestError {
+  const first = errors[0];
+  const message = first ? Object.values(first.constraints ?? {})[0] ?? 'invalid value' : 'invalid request';
+  return new InvalidRequestError(`Invalid '${first?.property ?? 'request'}': ${message}.`, {
+    param: first?.property ?? null,
+    code: 'invalid_value',
+  });
+}
+
+@Module({})
+export class AppModule implements NestModule {
+  static forRoot(config: AppConfig, database: ResolvedDataSource): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule.forRoot(database),
+        CacheModule,
+        IdCodecModule,
+        ProviderRouterModule,
+        FilesModule,
+        HealthModule,
+      ],
+      providers: [
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_FILTER, useClass: OpenAIExceptionFilter },
+        {
+          provide: APP_PIPE,
+          useValue: new ValidationPipe({
+            transform: true,
+            whitelist: true,
+            exceptionFactory: validationError,
+          }),
+        },
+      ],
+    };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(requestIdMiddleware).forRoutes('*path');
+  }
+}

@@ -1,0 +1,89 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import type { Cache } from 'cache-manager';
+
+export const CACHE_STORE = Symbol('CACHE_STORE');
+/** A cache call slower than this counts as a miss: the database is the source of truth. */
+export const CACHE_CALL_TIMEOUT_MS = 150;
+const ERROR_LOG_INTERVAL_MS = 10_000;
+
+const TIMED_OUT = Symbol('timed out');
+
+/**
+ * Read-through cache above the repositories. It never throws and never stalls a request:
+ * errors and slow answers are logged (at most once every few seconds) and count as a miss.
+ */
+@Injectable()
+export class CacheService implements OnModuleDestroy {
+  private readonly logger = new Logger(CacheService.name);
+  private lastErrorLogAt = 0;
+
+  constructor(@Inject(CACHE_STORE) private readonly cache: Cache) {}
+
+  async get<T>(key: string): Promise<T | undefined> {
+    const value = await this.bounded('get', () => this.cache.get<T>(key));
+    return value === TIMED_OUT || value === null ? undefined : value;
+  }
+
+  async set<T>(key: string, value: T, ttlMs: number): Promise<void> {
+    await this.bounded('set', () => this.cache.set(key, value, ttlMs));
+  }
+
+  async del(key: string): Promise<void> {
+    await this.bounded('del', () => this.cache.del(key));
+  }
+
+  /** The cached value, or the loader's (then cached). A loader returning undefined is not cached. */
+  async getOrLoad<T>(key: string, ttlMs: number, load: () => Promise<T | undefined>): Promise<T | undefined> {
+    const cached = await this.get<T>(key);
+    if (cached !== undefined) {
+      return cached;
+    }
+    const loaded = await load();
+    if (loaded !== undefined) {
+      // Not awaited on purpose: the caller has its answer; a slow cache must not delay it.
+      void this.set(key, loaded, ttlMs);
+    }
+    return loaded;
+  }
+
+  /** For readiness: true when a round trip succeeds within the bound. */
+  async ping(): Promise<boolean> {
+    const key = 'mfg:ping';
+    const wrote = await this.bounded('ping', async () => {
+      await this.cache.set(key, 1, 5_000);
+      return (await this.cache.get<number>(key)) === 1;
+    });
+    return wrote === true;
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.bounded('disconnect', () => this.cache.disconnect());
+  }
+
+  private async bounded<T>(op: string, call: () => Promise<T>): Promise<T | typeof TIMED_OUT> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
+        timer = setTimeout(() => resolve(TIMED_OUT), CACHE_CALL_TIMEOUT_MS);
+      });
+      const result = await Promise.race([call(), timeout]);
+      if (result === TIMED_OUT) {
+        this.logThrottled(`cache ${op} took over ${CACHE_CALL_TIMEOUT_MS} ms; treated as a miss`);
+      }
+      return result;
+    } catch (error) {
+      this.logThrottled(`cache ${op} failed; treated as a miss: ${(error as Error).message}`);
+      return TIMED_OUT;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private logThrottled(message: string): void {
+    const now = Date.now();
+    if (now - this.lastErrorLogAt >= ERROR_LOG_INTERVAL_MS) {
+      this.lastErrorLogAt = now;
+      this.logger.warn(message);
+    }
+  }
+}

@@ -1,0 +1,41 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiProperty, ApiResponse } from '@nestjs/swagger';
+
+class ErrorDetailDto {
+  @ApiProperty()
+  message!: string;
+
+  @ApiProperty({ example: 'invalid_request_error' })
+  type!: string;
+
+  @ApiProperty({ nullable: true, type: String })
+  param!: string | null;
+
+  @ApiProperty({ nullable: true, type: String })
+  code!: string | null;
+}
+
+/** OpenAI's ErrorResponse: the one error body every route answers with. */
+export class ErrorResponseDto {
+  @ApiProperty({ type: ErrorDetailDto })
+  error!: ErrorDetailDto;
+}
+
+const DESCRIPTIONS: Readonly<Record<number, string>> = {
+  400: 'Invalid request (param names the field)',
+  401: 'Missing or invalid credentials',
+  403: 'The caller may not use this object',
+  404: 'No such object (or a forged id)',
+  413: 'File larger than the configured limit',
+  502: 'An upstream deployment failed',
+  504: 'An upstream deployment timed out',
+};
+
+/** Documents the error statuses a route can answer, all with the shared envelope. */
+export function ApiErrorResponses(...statuses: number[]): MethodDecorator & ClassDecorator {
+  return applyDecorators(
+    ...statuses.map((status) =>
+      ApiResponse({ status, description: DESCRIPTIONS[status] ?? 'Error', type: ErrorResponseDto }),
+    ),
+  );
+}

@@ -1,0 +1,48 @@
+import type { Deployment } from './deployment';
+
+export type Role = 'user' | 'admin';
+export type LogLevel = 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+
+export interface ApiKeyEntry {
+  /** SHA-256 of the key: plain keys are hashed at load so they are not kept around in memory. */
+  readonly keySha256: Buffer;
+  readonly userId: string;
+  readonly teamId: string | null;
+  readonly role: Role;
+}
+
+export interface TrustedHeadersConfig {
+  readonly secretHeader: string;
+  readonly secret: string;
+}
+
+export interface DatabaseConfig {
+  /** `postgres`: a server at `url`; `embedded`: PGlite persisted in `dataDir`. */
+  readonly kind: 'postgres' | 'embedded';
+  readonly url: string | null;
+  readonly dataDir: string;
+}
+
+/** Everything the service reads from its environment and config file, validated at boot. */
+export interface AppConfig {
+  readonly port: number;
+  readonly logLevel: LogLevel;
+  readonly dataDir: string;
+  readonly database: DatabaseConfig;
+  readonly redisUrl: string | null;
+  /** null: generate one and keep it in dataDir (embedded default only). */
+  readonly idSigningSecret: string | null;
+  /** Path of the YAML file that was loaded, or null for the shipped demo config. */
+  readonly configPath: string | null;
+  readonly usesDemoConfig: boolean;
+  readonly deployments: readonly Deployment[];
+  readonly apiKeys: readonly ApiKeyEntry[];
+  readonly trustedHeaders: TrustedHeadersConfig | null;
+  readonly defaultTargetModels: readonly string[];
+  readonly maxUploadBytes: number;
+  readonly upstreamTimeoutMs: number;
+  readonly cacheTtlMs: number;
+}
+
+/** Nest injection token for AppConfig. */
+export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -1,0 +1,18 @@
+/** Upstream dialects the gateway speaks. Adding one means adding an adapter under provider-router/adapters. */
+export const PROVIDERS = ['openai', 'azure'] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+
+/** One upstream deployment of a public model name, as resolved from the config at boot. */
+export interface Deployment {
+  /** Stable id: `model_info.id`, or derived from the fields that identify the endpoint (never the key). */
+  readonly id: string;
+  /** The public model name clients use (`model_name`). Several deployments may share it. */
+  readonly modelName: string;
+  readonly provider: ProviderName;
+  /** Upstream model (openai) or Azure deployment name: the part after `<provider>/`. */
+  readonly upstreamModel: string;
+  /** Base URL without a trailing slash. openai: includes `/v1`; azure: the resource endpoint. */
+  readonly apiBase: string;
+  readonly apiKey: string;
+  readonly apiVersion: string | null;
+}

@@ -1,0 +1,132 @@
+import { Type } from 'class-transformer';
+import {
+  ArrayNotEmpty,
+  IsArray,
+  IsDefined,
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  Min,
+  ValidateIf,
+  ValidateNested,
+} from 'class-validator';
+
+/**
+ * The YAML config file. `model_list` is LiteLLM's format unchanged so that existing LiteLLM
+ * configs load as they are; keys we do not use (rpm, tpm, ...) are ignored, not rejected.
+ */
+export class LitellmParams {
+  @IsString()
+  @Matches(/^[^/]+\/.+$/, { message: 'model must look like "<provider>/<upstream model>"' })
+  model!: string;
+
+  @IsOptional()
+  @IsString()
+  api_base?: string;
+
+  @IsOptional()
+  @IsString()
+  api_key?: string;
+
+  @IsOptional()
+  @IsString()
+  api_version?: string;
+}
+
+export class ModelInfo {
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  id?: string;
+}
+
+export class ModelListEntry {
+  @IsString()
+  @IsNotEmpty()
+  model_name!: string;
+
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => LitellmParams)
+  litellm_params!: LitellmParams;
+
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ModelInfo)
+  model_info?: ModelInfo;
+}
+
+export class ApiKeyConfig {
+  @ValidateIf((o: ApiKeyConfig) => o.key_sha256 === undefined)
+  @IsString({ message: 'each api_keys entry needs key or key_sha256' })
+  @IsNotEmpty()
+  key?: string;
+
+  @IsOptional()
+  @Matches(/^[0-9a-fA-F]{64}$/, { message: 'key_sha256 must be 64 hex characters' })
+  key_sha256?: string;
+
+  @IsString()
+  @IsNotEmpty()
+  user_id!: string;
+
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  team_id?: string;
+
+  @IsOptional()
+  @IsIn(['user', 'admin'])
+  role?: 'user' | 'admin';
+}
+
+export class TrustedHeadersSettings {
+  @IsString()
+  @Matches(/^[A-Za-z0-9-]+$/, { message: 'secret_header must be a header name' })
+  secret_header!: string;
+
+  @IsString()
+  @IsNotEmpty()
+  secret!: string;
+}
+
+export class GatewaySettings {
+  @IsOptional()
+  @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => ApiKeyConfig)
+  api_keys?: ApiKeyConfig[];
+
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => TrustedHeadersSettings)
+  trusted_headers?: TrustedHeadersSettings;
+
+  @IsOptional()
+  @IsArray()
+  @IsString({ each: true })
+  default_target_models?: string[];
+
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  max_upload_bytes?: number;
+}
+
+export class GatewayConfigFile {
+  @IsArray()
+  @ArrayNotEmpty({ message: 'model_list must name at least one deployment' })
+  @ValidateNested({ each: true })
+  @Type(() => ModelListEntry)
+  model_list!: ModelListEntry[];
+
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => GatewaySettings)
+  gateway?: GatewaySettings;
+}

@@ -1,0 +1,32 @@
+import { Logger, type INestApplication, type LogLevel as NestLogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { AppModule } from './app.module';
+import type { AppConfig } from './config/app-config';
+import { LOG_LEVELS } from './config/env.schema';
+import { buildDataSourceOptions } from './database/data-source-options';
+import { setupSwagger } from './swagger';
+
+/**
+ * Builds the application from a validated config: used by main.ts and by the e2e tests, so
+ * tests boot exactly what production runs.
+ */
+export async function createApp(config: AppConfig): Promise<INestApplication> {
+  const database = await buildDataSourceOptions(config.database);
+  try {
+    const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, database), {
+      logger: LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(config.logLevel) + 1) as NestLogLevel[],
+      // Multipart uploads are parsed as streams by the Files module; JSON bodies stay small.
+      bodyParser: true,
+    });
+    app.set('x-powered-by', false);
+    app.enableShutdownHooks();
+    setupSwagger(app);
+    return app;
+  } catch (error) {
+    await database.embedded?.close();
+    throw error;
+  }
+}
+
+export const bootLogger = new Logger('Gateway');

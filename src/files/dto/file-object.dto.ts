@@ -1,0 +1,56 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+
+/** OpenAI's `OpenAIFile`. */
+export class FileObjectDto {
+  @ApiProperty({ example: 'file-AQEBz2Yb7L0mS0KnZC3v7b3aHwnSbLIYbM1vQm7bW4cN3bA' })
+  id!: string;
+
+  @ApiProperty({ enum: ['file'] })
+  object!: 'file';
+
+  @ApiProperty({ description: 'Size of the file in bytes.' })
+  bytes!: number;
+
+  @ApiProperty({ description: 'Unix time (seconds) the file was created.' })
+  created_at!: number;
+
+  @ApiPropertyOptional({ description: 'Unix time (seconds) the file expires.' })
+  expires_at?: number;
+
+  @ApiProperty()
+  filename!: string;
+
+  @ApiProperty({ enum: ['assistants', 'batch', 'fine-tune', 'vision', 'user_data', 'evals'] })
+  purpose!: string;
+
+  @ApiProperty({ enum: ['uploaded', 'processed', 'error'], deprecated: true })
+  status!: 'uploaded' | 'processed' | 'error';
+}
+
+export class FileListDto {
+  @ApiProperty({ enum: ['list'] })
+  object!: 'list';
+
+  @ApiProperty({ type: [FileObjectDto] })
+  data!: FileObjectDto[];
+
+  @ApiProperty({ nullable: true, type: String })
+  first_id!: string | null;
+
+  @ApiProperty({ nullable: true, type: String })
+  last_id!: string | null;
+
+  @ApiProperty()
+  has_more!: boolean;
+}
+
+export class DeleteFileResponseDto {
+  @ApiProperty()
+  id!: string;
+
+  @ApiProperty({ enum: ['file'] })
+  object!: 'file';
+
+  @ApiProperty()
+  deleted!: boolean;
+}

@@ -1,0 +1,123 @@
+import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { CacheKeys } from '../cache/cache-keys';
+import { CacheService } from '../cache/cache.service';
+import type { Deployment } from '../config/deployment';
+import { ProviderRouterService } from '../provider-router/provider-router.service';
+import type { FileRecord } from './file-record';
+import { FilesRepository } from './files.repository';
+import { isCopyOf } from './upload/upload-tag';
+
+/** A pending upload whose heartbeat is older than this belongs to a process that died. */
+export const STALE_AFTER_SECONDS = 120;
+const SWEEP_INTERVAL_MS = 60_000;
+const BATCH = 50;
+
+export interface SweepReport {
+  readonly claimed: number;
+  readonly removed: number;
+  readonly deferred: number;
+}
+
+/**
+ * Finishes what requests could not: removes abandoned uploads (including copies whose provider
+ * id we never learned, found by their tagged filename), deletions that failed part-way, and
+ * expired files. Runs at start-up and then periodically; safe with several replicas because
+ * rows are claimed with SKIP LOCKED.
+ */
+@Injectable()
+export class FileSweeperService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(FileSweeperService.name);
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<SweepReport> | null = null;
+
+  constructor(
+    private readonly files: FilesRepository,
+    private readonly router: ProviderRouterService,
+    private readonly cache: CacheService,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    // Not awaited: start-up must not wait on upstreams.
+    void this.sweepSafely();
+    this.timer = setInterval(() => void this.sweepSafely(), SWEEP_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+
+  /** One pass; concurrent calls share it. */
+  sweep(staleSeconds = STALE_AFTER_SECONDS): Promise<SweepReport> {
+    this.running ??= this.pass(staleSeconds).finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  private async sweepSafely(): Promise<void> {
+    try {
+      const report = await this.sweep();
+      if (report.claimed > 0) {
+        this.logger.log(`sweep: ${report.removed} removed, ${report.deferred} deferred`);
+      }
+    } catch (error) {
+      this.logger.warn(`sweep failed: ${(error as Error).message}`);
+    }
+  }
+
+  private async pass(staleSeconds: number): Promise<SweepReport> {
+    const claimed = await this.files.claimForSweep(staleSeconds, BATCH);
+    let removed = 0;
+    for (const record of claimed) {
+      // One file's failure must not stop the others (LiteLLM #35357).
+      try {
+        if (await this.removeCopies(record)) {
+          await this.files.delete(record.id);
+          await this.cache.del(CacheKeys.managedFile(record.id));
+          removed++;
+        }
+      } catch (error) {
+        this.logger.warn(`sweep ${record.id}: ${(error as Error).message}`);
+      }
+    }
+    return { claimed: claimed.length, removed, deferred: claimed.length - removed };
+  }
+
+  /** True when no copy of the file is left upstream. */
+  private async removeCopies(record: FileRecord): Promise<boolean> {
+    let allGone = true;
+    for (const copy of record.copies) {
+      const deployment = this.router.deployment(copy.deploymentId);
+      if (!deployment) {
+        // Deployment removed from config: nothing we can reach any more.
+        await this.files.removeCopy(record.id, copy.deploymentId);
+        continue;
+      }
+      const ids = copy.providerFileId ? [copy.providerFileId] : await this.findByTag(deployment, record.id);
+      const client = this.router.clientFor(deployment);
+      const results = await Promise.allSettled(ids.map((id) => client.deleteFile(deployment, id)));
+      if (results.every((r) => r.status === 'fulfilled')) {
+        await this.files.removeCopy(record.id, copy.deploymentId);
+      } else {
+        allGone = false;
+      }
+    }
+    return allGone;
+  }
+
+  /** Copies whose id we never learned: listed upstream and recognised by their filename tag. */
+  private async findByTag(deployment: Deployment, uploadId: string): Promise<string[]> {
+    const client = this.router.clientFor(deployment);
+    const found: string[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < 100; page++) {
+      const result = await client.listFiles(deployment, after);
+      found.push(...result.data.filter((f) => isCopyOf(f.filename, uploadId)).map((f) => f.id));
+      if (!result.hasMore || result.data.length === 0) break;
+      after = result.data[result.data.length - 1].id;
+    }
+    return found;
+  }
+}

@@ -1,0 +1,238 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { Caller } from '../common/auth/caller';
+import type { FileCopyRecord, FileRecord } from './file-record';
+import { ManagedFileCopy } from './managed-file-copy.entity';
+import { ManagedFile, type ManagedFileStatus } from './managed-file.entity';
+
+export interface NewFile {
+  readonly id: string;
+  readonly ownerUserId: string;
+  readonly ownerTeamId: string | null;
+  readonly purpose: string;
+  readonly filename: string;
+  readonly mimeType: string;
+  readonly expiresAt: Date | null;
+  readonly deploymentIds: readonly string[];
+}
+
+export interface ListQuery {
+  readonly caller: Caller;
+  readonly purpose: string | null;
+  readonly limit: number;
+  readonly order: 'asc' | 'desc';
+  /** Internal id of the last file of the previous page. */
+  readonly after: string | null;
+}
+
+export interface ListPage {
+  readonly data: readonly FileRecord[];
+  readonly hasMore: boolean;
+  /** false when `after` names no file the caller can page from. */
+  readonly cursorFound: boolean;
+}
+
+/** Data access for managed files and their per-deployment copies. Single-purpose methods only. */
+@Injectable()
+export class FilesRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** Records an upload before any copy is made: a crash from here on is found by the sweeper. */
+  async insertPending(file: NewFile): Promise<void> {
+    await this.dataSource.transaction(async (em) => {
+      await em.insert(ManagedFile, {
+        id: file.id,
+        ownerUserId: file.ownerUserId,
+        ownerTeamId: file.ownerTeamId,
+        purpose: file.purpose,
+        filename: file.filename,
+        mimeType: file.mimeType,
+        bytes: 0,
+        status: 'pending',
+        expiresAt: file.expiresAt,
+      });
+      await em.insert(
+        ManagedFileCopy,
+        file.deploymentIds.map((deploymentId) => ({ fileId: file.id, deploymentId, providerFileId: null })),
+      );
+    });
+  }
+
+  async heartbeat(id: string): Promise<void> {
+    await this.dataSource.query('UPDATE managed_files SET heartbeat_at = now() WHERE id = $1', [id]);
+  }
+
+  /** Every copy exists: fill in their provider ids and make the file visible, in one transaction. */
+  async markReady(id: string, bytes: number, copies: readonly FileCopyRecord[]): Promise<FileRecord> {
+    return this.dataSource.transaction(async (em) => {
+      for (const copy of copies) {
+        await em.update(ManagedFileCopy, { fileId: id, deploymentId: copy.deploymentId }, {
+          providerFileId: copy.providerFileId,
+        });
+      }
+      await em.update(ManagedFile, { id }, { status: 'ready', bytes });
+      return this.mustFind(em, id);
+    });
+  }
+
+  async findById(id: string): Promise<FileRecord | undefined> {
+    const file = await this.dataSource.manager.findOne(ManagedFile, { where: { id }, relations: { copies: true } });
+    return file ? toRecord(file) : undefined;
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.dataSource.manager.delete(ManagedFile, { id });
+  }
+
+  /**
+   * Hides the file and keeps only the copies still to delete (with their known ids), for the
+   * sweeper. `deploymentIds` lists the copies whose deletion failed.
+   */
+  async markDeleting(id: string, remaining: readonly FileCopyRecord[]): Promise<void> {
+    await this.dataSource.transaction(async (em) => {
+      await em.update(ManagedFile, { id }, { status: 'deleting', heartbeatAt: () => 'now()' });
+      const keep = new Set(remaining.map((c) => c.deploymentId));
+      const copies = await em.find(ManagedFileCopy, { where: { fileId: id } });
+      const gone = copies.filter((c) => !keep.has(c.deploymentId));
+      if (gone.length > 0) {
+        await em.delete(ManagedFileCopy, gone.map((c) => ({ fileId: id, deploymentId: c.deploymentId })));
+      }
+      for (const copy of remaining) {
+        await em.update(ManagedFileCopy, { fileId: id, deploymentId: copy.deploymentId }, {
+          providerFileId: copy.providerFileId,
+        });
+      }
+    });
+  }
+
+  async removeCopy(id: string, deploymentId: string): Promise<void> {
+    await this.dataSource.manager.delete(ManagedFileCopy, { fileId: id, deploymentId });
+  }
+
+  /**
+   * Keyset pagination on (created_at, id): the cost of a page does not depend on how deep it is.
+   * Visibility is part of the query, so a list never shows what the caller may not open.
+   */
+  async listVisible(query: ListQuery): Promise<ListPage> {
+    const params: unknown[] = [];
+    const p = (value: unknown): string => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    const where = [`f.status = 'ready'`, `(f.expires_at IS NULL OR f.expires_at > now())`];
+    if (query.caller.role !== 'admin') {
+      where.push(
+        query.caller.teamId
+          ? `(f.owner_user_id = ${p(query.caller.userId)} OR f.owner_team_id = ${p(query.caller.teamId)})`
+          : `f.owner_user_id = ${p(query.caller.userId)}`,
+      );
+    }
+    if (query.purpose) {
+      where.push(`f.purpose = ${p(query.purpose)}`);
+    }
+    const cmp = query.order === 'desc' ? '<' : '>';
+    if (query.after) {
+      const cursor = (await this.dataSource.query(
+        'SELECT created_at FROM managed_files WHERE id = $1',
+        [query.after],
+      )) as Array<{ created_at: Date }>;
+      if (cursor.length === 0) {
+        return { data: [], hasMore: false, cursorFound: false };
+      }
+      where.push(
+        `(f.created_at, f.id) ${cmp} ((SELECT created_at FROM managed_files WHERE id = ${p(query.after)}), ${p(query.after)}::uuid)`,
+      );
+    }
+    const dir = query.order === 'desc' ? 'DESC' : 'ASC';
+    const rows = (await this.dataSource.query(
+      `SELECT f.id, f.owner_user_id, f.owner_team_id, f.purpose, f.filename, f.bytes, f.mime_type,
+              f.status, f.created_at, f.expires_at
+         FROM managed_files f
+        WHERE ${where.join(' AND ')}
+        ORDER BY f.created_at ${dir}, f.id ${dir}
+        LIMIT ${p(query.limit + 1)}`,
+      params,
+    )) as RawFileRow[];
+    const hasMore = rows.length > query.limit;
+    return { data: rows.slice(0, query.limit).map(fromRaw), hasMore, cursorFound: true };
+  }
+
+  /**
+   * Claims files that need the sweeper: pending uploads whose process stopped heartbeating,
+   * deletions that did not finish, and expired files. Claiming bumps the heartbeat inside
+   * `FOR UPDATE SKIP LOCKED`, so several replicas never sweep the same file at once.
+   */
+  async claimForSweep(staleSeconds: number, limit: number): Promise<FileRecord[]> {
+    const rows = (await this.dataSource.query(
+      `UPDATE managed_files SET heartbeat_at = now(),
+              status = CASE WHEN status = 'ready' THEN 'deleting' ELSE status END
+        WHERE id IN (
+          SELECT id FROM managed_files
+           WHERE (status IN ('pending', 'deleting') AND heartbeat_at < now() - make_interval(secs => $1))
+              OR (status = 'ready' AND expires_at IS NOT NULL AND expires_at <= now())
+           ORDER BY heartbeat_at
+           LIMIT $2
+           FOR UPDATE SKIP LOCKED)
+        RETURNING id`,
+      [staleSeconds, limit],
+    )) as [Array<{ id: string }>, number] | Array<{ id: string }>;
+    const claimed = Array.isArray(rows[0]) ? (rows[0] as Array<{ id: string }>) : (rows as Array<{ id: string }>);
+    const records = await Promise.all(claimed.map((r) => this.findById(r.id)));
+    return records.filter((r): r is FileRecord => r !== undefined);
+  }
+
+  private async mustFind(em: EntityManager, id: string): Promise<FileRecord> {
+    const file = await em.findOneOrFail(ManagedFile, { where: { id }, relations: { copies: true } });
+    return toRecord(file);
+  }
+}
+
+interface RawFileRow {
+  id: string;
+  owner_user_id: string;
+  owner_team_id: string | null;
+  purpose: string;
+  filename: string;
+  bytes: string;
+  mime_type: string;
+  status: ManagedFileStatus;
+  created_at: Date;
+  expires_at: Date | null;
+}
+
+const seconds = (date: Date): number => Math.floor(date.getTime() / 1000);
+
+function toRecord(file: ManagedFile): FileRecord {
+  return {
+    id: file.id,
+    ownerUserId: file.ownerUserId,
+    ownerTeamId: file.ownerTeamId,
+    purpose: file.purpose,
+    filename: file.filename,
+    bytes: file.bytes,
+    mimeType: file.mimeType,
+    status: file.status,
+    createdAt: seconds(file.createdAt),
+    expiresAt: file.expiresAt ? seconds(file.expiresAt) : null,
+    copies: (file.copies ?? [])
+      .map((c) => ({ deploymentId: c.deploymentId, providerFileId: c.providerFileId }))
+      .sort((a, b) => a.deploymentId.localeCompare(b.deploymentId)),
+  };
+}
+
+function fromRaw(row: RawFileRow): FileRecord {
+  return {
+    id: row.id,
+    ownerUserId: row.owner_user_id,
+    ownerTeamId: row.owner_team_id,
+    purpose: row.purpose,
+    filename: row.filename,
+    bytes: Number(row.bytes),
+    mimeType: row.mime_type,
+    status: row.status,
+    createdAt: seconds(row.created_at),
+    expiresAt: row.expires_at ? seconds(row.expires_at) : null,
+    copies: [],
+  };
+}

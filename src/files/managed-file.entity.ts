@@ -1,0 +1,65 @@
+import {
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  OneToMany,
+  PrimaryColumn,
+  type Relation,
+} from 'typeorm';
+import { ManagedFileCopy } from './managed-file-copy.entity';
+
+/**
+ * `pending`: recorded before the fan-out, not visible; `ready`: every copy exists; `deleting`:
+ * hidden from callers while the sweeper removes copies that could not be deleted at once.
+ */
+export type ManagedFileStatus = 'pending' | 'ready' | 'deleting';
+
+const bigintAsNumber = {
+  to: (value: number): number => value,
+  from: (value: string | null): number => (value === null ? 0 : Number(value)),
+};
+
+@Entity({ name: 'managed_files' })
+@Index('idx_managed_files_owner_user_created', ['ownerUserId', 'createdAt', 'id'])
+@Index('idx_managed_files_owner_team_created', ['ownerTeamId', 'createdAt', 'id'])
+@Index('idx_managed_files_status_heartbeat', ['status', 'heartbeatAt'])
+export class ManagedFile {
+  /** The random part of the unified id: the id is derived from this row, never stored. */
+  @PrimaryColumn({ type: 'uuid' })
+  id!: string;
+
+  @Column({ name: 'owner_user_id', type: 'text' })
+  ownerUserId!: string;
+
+  @Column({ name: 'owner_team_id', type: 'text', nullable: true })
+  ownerTeamId!: string | null;
+
+  @Column({ type: 'text' })
+  purpose!: string;
+
+  @Column({ type: 'text' })
+  filename!: string;
+
+  @Column({ type: 'bigint', transformer: bigintAsNumber })
+  bytes!: number;
+
+  @Column({ name: 'mime_type', type: 'text' })
+  mimeType!: string;
+
+  @Column({ type: 'text' })
+  status!: ManagedFileStatus;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @Column({ name: 'expires_at', type: 'timestamptz', nullable: true })
+  expiresAt!: Date | null;
+
+  /** Refreshed while an upload runs; a pending row whose heartbeat stopped belongs to a dead process. */
+  @Column({ name: 'heartbeat_at', type: 'timestamptz', default: () => 'now()' })
+  heartbeatAt!: Date;
+
+  @OneToMany(() => ManagedFileCopy, (copy) => copy.file, { cascade: ['insert'] })
+  copies!: Relation<ManagedFileCopy>[];
+}

@@ -1,0 +1,161 @@
+import type { IncomingMessage } from 'node:http';
+import busboy from 'busboy';
+import { InvalidRequestError, PayloadTooLargeError } from '../../common/errors/api-error';
+import type { FormFields } from './create-file-fields';
+import type { SpoolFile } from './spool-file';
+
+export interface IncomingFile {
+  readonly filename: string;
+  readonly mimeType: string;
+}
+
+/** The client went away mid-body: there is nobody to answer, only cleanup to do. */
+export class ClientAbortedError extends Error {
+  constructor() {
+    super('the client closed the connection before the upload finished');
+    this.name = 'ClientAbortedError';
+  }
+}
+
+/**
+ * Parses a `multipart/form-data` request as a stream: text fields are collected, the `file`
+ * part's bytes go to the spool as they arrive (never buffered whole), and its size is capped.
+ * Works for Content-Length and chunked bodies alike, with fields before or after the file.
+ */
+export class IncomingUpload {
+  readonly fields = new Map<string, string[]>();
+  file: IncomingFile | null = null;
+  /** Resolves when the file part begins (true) or the body ended without one (false). */
+  readonly fileStarted: Promise<boolean>;
+  /** Resolves when the whole body is parsed and every file byte is spooled. */
+  readonly done: Promise<void>;
+  private readonly abortController = new AbortController();
+  private settled = false;
+
+  constructor(
+    private readonly request: IncomingMessage,
+    private readonly spool: SpoolFile,
+    maxFileBytes: number,
+  ) {
+    let onFileStarted: (started: boolean) => void = () => undefined;
+    this.fileStarted = new Promise((resolve) => (onFileStarted = resolve));
+    this.done = new Promise<void>((resolve, reject) => {
+      const fail = (error: Error): void => {
+        if (this.settled) return;
+        this.settled = true;
+        onFileStarted(false);
+        this.abortController.abort(error);
+        spool.fail(error);
+        request.unpipe();
+        // Drain what is still coming; an error answer sent with `Connection: close` then ends it.
+        request.resume();
+        reject(error);
+      };
+      let parser: busboy.Busboy;
+      try {
+        parser = createParser(request, maxFileBytes);
+      } catch (error) {
+        fail(
+          new InvalidRequestError(`Expected a multipart/form-data body: ${(error as Error).message}`, {
+            code: 'invalid_content_type',
+          }),
+        );
+        return;
+      }
+      let bodyParsed = false;
+      let fileSpooled = true;
+      const maybeDone = (): void => {
+        if (bodyParsed && fileSpooled && !this.settled) {
+          this.settled = true;
+          onFileStarted(this.file !== null);
+          resolve();
+        }
+      };
+      parser.on('file', (name, stream, info) => {
+        if (name !== 'file' || this.file) {
+          stream.resume();
+          fail(
+            new InvalidRequestError(
+              name === 'file' ? "Only one 'file' part is allowed." : `Unexpected file part '${name}'; the file goes in 'file'.`,
+              { param: name },
+            ),
+          );
+          return;
+        }
+        this.file = { filename: info.filename || 'upload', mimeType: info.mimeType || 'application/octet-stream' };
+        fileSpooled = false;
+        const writer = spool.writer();
+        stream.on('limit', () =>
+          fail(
+            new PayloadTooLargeError(
+              `File is larger than the ${maxFileBytes} bytes this gateway accepts.`,
+              { param: 'file', headers: { connection: 'close' } },
+            ),
+          ),
+        );
+        stream.on('error', (error: Error) => fail(error));
+        writer.on('error', (error: Error) => fail(error));
+        writer.on('finish', () => {
+          fileSpooled = true;
+          maybeDone();
+        });
+        stream.pipe(writer);
+        onFileStarted(true);
+      });
+      parser.on('field', (name, value, info) => {
+        if (info.valueTruncated || info.nameTruncated) {
+          fail(new InvalidRequestError(`Form field '${name}' is too long.`, { param: name }));
+          return;
+        }
+        const values = this.fields.get(name) ?? [];
+        values.push(value);
+        this.fields.set(name, values);
+      });
+      parser.on('partsLimit', () => fail(new InvalidRequestError('Too many form parts.')));
+      parser.on('fieldsLimit', () => fail(new InvalidRequestError('Too many form fields.')));
+      parser.on('error', (error: Error) =>
+        fail(new InvalidRequestError(`Malformed multipart body: ${error.message}`)),
+      );
+      parser.on('close', () => {
+        bodyParsed = true;
+        maybeDone();
+      });
+      request.on('aborted', () => fail(new ClientAbortedError()));
+      request.on('close', () => {
+        if (!request.complete) fail(new ClientAbortedError());
+      });
+      request.pipe(parser);
+    });
+    // Callers await `done` when they need it; an early failure must not be an unhandled rejection.
+    this.done.catch(() => undefined);
+  }
+
+  get formFields(): FormFields {
+    return this.fields;
+  }
+
+  /** Aborted when the body is refused or the client goes away: upstream copies in flight stop. */
+  get signal(): AbortSignal {
+    return this.abortController.signal;
+  }
+
+  /** Stops reading the body (used when an upstream failure already decided the answer). */
+  stop(reason: Error): void {
+    if (!this.settled) {
+      this.settled = true;
+      this.abortController.abort(reason);
+      this.spool.fail(reason);
+      this.request.unpipe();
+      // Discard the rest so the client can read our answer instead of a reset connection.
+      this.request.resume();
+    }
+  }
+}
+
+function createParser(request: IncomingMessage, maxFileBytes: number): busboy.Busboy {
+  return busboy({
+    headers: request.headers,
+    limits: { fileSize: maxFileBytes, files: 1, fields: 64, parts: 80, fieldSize: 64 * 1024 },
+    highWaterMark: 1024 * 1024,
+  });
+}

@@ -1,0 +1,51 @@
+import { Controller, Get, HttpCode, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Response } from 'express';
+import { DataSource } from 'typeorm';
+import { CacheService } from '../cache/cache.service';
+import { Public } from '../common/auth/public.decorator';
+
+type Check = { status: 'up' | 'down' };
+
+@ApiTags('health')
+@Public()
+@Controller('health')
+export class HealthController {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly cache: CacheService,
+  ) {}
+
+  @Get('live')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'The process is up' })
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  /**
+   * Ready when the database answers. The cache is reported but does not make the service
+   * unready: every request falls through to the database when it is down, and pulling all
+   * replicas out of rotation during a Redis outage would turn a slowdown into an outage.
+   */
+  @Get('ready')
+  @ApiOperation({ summary: 'The database answers (cache reported, not required)' })
+  @ApiOkResponse({ description: 'Ready' })
+  @ApiServiceUnavailableResponse({ description: 'The database does not answer' })
+  async ready(@Res({ passthrough: true }) response: Response): Promise<{
+    status: 'ready' | 'unavailable';
+    checks: { database: Check; cache: Check };
+  }> {
+    const [database, cache] = await Promise.all([
+      this.dataSource
+        .query('SELECT 1')
+        .then((): Check => ({ status: 'up' }))
+        .catch((): Check => ({ status: 'down' })),
+      this.cache.ping().then((ok): Check => ({ status: ok ? 'up' : 'down' })),
+    ]);
+    const ready = database.status === 'up';
+    response.status(ready ? 200 : 503);
+    return { status: ready ? 'ready' : 'unavailable', checks: { database, cache } };
+  }
+}

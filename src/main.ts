@@ -1,0 +1,30 @@
+import 'reflect-metadata';
+import { ConfigError } from './config/config-error';
+import { loadAppConfig } from './config/load-app-config';
+import { bootLogger, createApp } from './create-app';
+import { startDemoUpstreams } from './demo-upstreams';
+
+async function bootstrap(): Promise<void> {
+  const demo = process.env.CONFIG_PATH ? null : await startDemoUpstreams();
+  const config = loadAppConfig({ ...process.env, ...demo?.env });
+  const app = await createApp(config);
+  if (demo) {
+    app.enableShutdownHooks();
+    process.once('beforeExit', () => void Promise.all(demo.upstreams.map((u) => u.close())));
+  }
+  await app.listen(config.port);
+  const database = config.database.kind === 'embedded' ? `embedded PostgreSQL in ${config.dataDir}` : 'PostgreSQL';
+  bootLogger.log(
+    `listening on :${config.port} — ${config.deployments.length} deployment(s), ${database}, ` +
+      `${config.redisUrl ? 'Redis' : 'in-memory'} cache. API at /v1, docs at /docs`,
+  );
+}
+
+bootstrap().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+  } else {
+    bootLogger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  }
+  process.exit(1);
+});

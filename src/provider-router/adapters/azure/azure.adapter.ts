@@ -1,0 +1,47 @@
+import type { Deployment } from '../../../config/deployment';
+import type { UploadRequest } from '../../provider-client';
+import { asRecord, HttpProviderAdapter } from '../http-provider.adapter';
+
+/**
+ * Azure's allowed file expiry window. Azure requires an expiry on upload; when the caller gave
+ * none (or a shorter one), the copy gets the longest (or shortest allowed) and the gateway's own
+ * record, which keeps the caller's expiry, decides when the file is gone for the caller.
+ */
+export const AZURE_MIN_EXPIRY_SECONDS = 1_209_600;
+export const AZURE_MAX_EXPIRY_SECONDS = 2_592_000;
+
+/**
+ * Azure OpenAI (dated API): `{endpoint}/openai/files?api-version=…`, `api-key` header,
+ * `expires_after.*` dot fields, 201 on create, `{error:{code,message}}` bodies.
+ */
+export class AzureAdapter extends HttpProviderAdapter {
+  protected url(deployment: Deployment, path: string, query?: URLSearchParams): string {
+    const params = new URLSearchParams(query);
+    params.set('api-version', deployment.apiVersion ?? '');
+    return `${deployment.apiBase}/openai${path}?${params.toString()}`;
+  }
+
+  protected authHeaders(deployment: Deployment): Record<string, string> {
+    return { 'api-key': deployment.apiKey };
+  }
+
+  protected uploadFields(upload: UploadRequest): Array<readonly [string, string]> {
+    const seconds = Math.min(
+      AZURE_MAX_EXPIRY_SECONDS,
+      Math.max(AZURE_MIN_EXPIRY_SECONDS, upload.expiresAfterSeconds ?? AZURE_MAX_EXPIRY_SECONDS),
+    );
+    return [
+      ['purpose', upload.purpose],
+      ['expires_after.anchor', 'created_at'],
+      ['expires_after.seconds', String(seconds)],
+    ];
+  }
+
+  protected parseError(body: unknown): { message: string | null; code: string | null } {
+    const error = asRecord(asRecord(body).error);
+    return {
+      message: typeof error.message === 'string' ? error.message : null,
+      code: typeof error.code === 'string' ? error.code : null,
+    };
+  }
+}

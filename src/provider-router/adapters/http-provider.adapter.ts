@@ -1,0 +1,233 @@
+import type { Readable } from 'node:stream';
+import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import type { Deployment } from '../../config/deployment';
+import {
+  ProviderError,
+  type ProviderClient,
+  type ProviderContent,
+  type ProviderFile,
+  type ProviderFilePage,
+  type UploadRequest,
+} from '../provider-client';
+import { streamingMultipart } from '../multipart-body';
+
+type Method = 'GET' | 'POST' | 'DELETE';
+
+export interface HttpAdapterOptions {
+  /** Idle bound on every upstream call: headers, and the gap between body chunks. */
+  readonly timeoutMs: number;
+  /** Shared keep-alive pool; one per process. */
+  readonly dispatcher: Dispatcher;
+}
+
+export function createUpstreamPool(timeoutMs: number): Agent {
+  return new Agent({
+    keepAliveTimeout: 30_000,
+    keepAliveMaxTimeout: 120_000,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    connectTimeout: 10_000,
+  });
+}
+
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+/**
+ * Everything the OpenAI and Azure dialects share: transport, timeouts, streaming multipart,
+ * JSON handling and error mapping. Subclasses say only where things live and how they differ.
+ */
+export abstract class HttpProviderAdapter implements ProviderClient {
+  constructor(protected readonly options: HttpAdapterOptions) {}
+
+  /** Absolute URL of `path` (e.g. `/files/abc`) on the deployment. */
+  protected abstract url(deployment: Deployment, path: string, query?: URLSearchParams): string;
+  protected abstract authHeaders(deployment: Deployment): Record<string, string>;
+  /** Multipart fields other than the file, in the dialect's spelling. */
+  protected abstract uploadFields(upload: UploadRequest): Array<readonly [string, string]>;
+  /** Reads message and code out of the dialect's error body. */
+  protected abstract parseError(body: unknown): { message: string | null; code: string | null };
+
+  async uploadFile(
+    deployment: Deployment,
+    upload: UploadRequest,
+    signal?: AbortSignal,
+  ): Promise<ProviderFile> {
+    const multipart = streamingMultipart(this.uploadFields(upload), {
+      field: 'file',
+      filename: upload.filename,
+      contentType: upload.mimeType,
+      body: upload.openBody(),
+    });
+    const body = await this.call(deployment, 'POST', this.url(deployment, '/files'), {
+      headers: { 'content-type': multipart.contentType },
+      body: multipart.body,
+      signal,
+    });
+    return toProviderFile(body);
+  }
+
+  async deleteFile(deployment: Deployment, providerFileId: string): Promise<void> {
+    try {
+      await this.call(
+        deployment,
+        'DELETE',
+        this.url(deployment, `/files/${encodeURIComponent(providerFileId)}`),
+        { signal: AbortSignal.timeout(this.options.timeoutMs) },
+      );
+    } catch (error) {
+      if (error instanceof ProviderError && error.notFound) {
+        return;
+      }
+      throw error;
+    }
+  }
+
+  async fileContent(
+    deployment: Deployment,
+    providerFileId: string,
+    signal?: AbortSignal,
+  ): Promise<ProviderContent> {
+    const url = this.url(deployment, `/files/${encodeURIComponent(providerFileId)}/content`);
+    const response = await this.send(deployment, 'GET', url, { signal });
+    if (response.statusCode >= 400) {
+      throw await this.errorFrom(deployment, response);
+    }
+    return {
+      contentType: headerValue(response.headers['content-type']) ?? 'application/octet-stream',
+      contentLength: headerValue(response.headers['content-length']) ?? null,
+      body: response.body,
+    };
+  }
+
+  async listFiles(deployment: Deployment, after: string | null): Promise<ProviderFilePage> {
+    const query = new URLSearchParams({ limit: '10000', order: 'asc' });
+    if (after) {
+      query.set('after', after);
+    }
+    const body = await this.call(deployment, 'GET', this.url(deployment, '/files', query), {
+      signal: AbortSignal.timeout(this.options.timeoutMs),
+    });
+    const record = asRecord(body);
+    const data = Array.isArray(record.data) ? record.data.map(toProviderFile) : [];
+    return { data, hasMore: record.has_more === true };
+  }
+
+  /** Sends, reads a JSON answer, and maps any failure to ProviderError. */
+  protected async call(
+    deployment: Deployment,
+    method: Method,
+    url: string,
+    init: { headers?: Record<string, string>; body?: Readable | string; signal?: AbortSignal },
+  ): Promise<unknown> {
+    const response = await this.send(deployment, method, url, init);
+    if (response.statusCode >= 400) {
+      throw await this.errorFrom(deployment, response);
+    }
+    try {
+      return await response.body.json();
+    } catch (error) {
+      throw this.transportError(deployment, error);
+    }
+  }
+
+  protected async send(
+    deployment: Deployment,
+    method: Method,
+    url: string,
+    init: { headers?: Record<string, string>; body?: Readable | string; signal?: AbortSignal },
+  ): Promise<Dispatcher.ResponseData> {
+    try {
+      return await request(url, {
+        method,
+        dispatcher: this.options.dispatcher,
+        headers: { accept: 'application/json', ...this.authHeaders(deployment), ...init.headers },
+        body: init.body,
+        signal: init.signal,
+      });
+    } catch (error) {
+      throw this.transportError(deployment, error);
+    }
+  }
+
+  private async errorFrom(
+    deployment: Deployment,
+    response: Dispatcher.ResponseData,
+  ): Promise<ProviderError> {
+    let parsed: unknown = null;
+    try {
+      const text = await readLimited(response.body, MAX_ERROR_BODY_BYTES);
+      parsed = text ? (JSON.parse(text) as unknown) : null;
+    } catch {
+      // A non-JSON error body (a proxy's HTML page): the status says enough.
+    }
+    const { message, code } = this.parseError(parsed);
+    return new ProviderError(
+      redact(message ?? `HTTP ${response.statusCode}`, deployment),
+      response.statusCode,
+      code,
+    );
+  }
+
+  private transportError(deployment: Deployment, error: unknown): ProviderError {
+    if (error instanceof ProviderError) {
+      return error;
+    }
+    const timedOut =
+      error instanceof undiciErrors.HeadersTimeoutError ||
+      error instanceof undiciErrors.BodyTimeoutError ||
+      error instanceof undiciErrors.ConnectTimeoutError ||
+      (error instanceof Error && error.name === 'TimeoutError');
+    const message = error instanceof Error ? error.message : String(error);
+    return new ProviderError(
+      redact(timedOut ? `timed out: ${message}` : `connection failed: ${message}`, deployment),
+      null,
+      timedOut ? 'timeout' : 'connection_error',
+      timedOut,
+    );
+  }
+}
+
+/** Upstream messages sometimes echo credentials; they never reach our clients or logs. */
+function redact(message: string, deployment: Deployment): string {
+  const clipped = message.length > 500 ? `${message.slice(0, 500)}…` : message;
+  return deployment.apiKey ? clipped.split(deployment.apiKey).join('***') : clipped;
+}
+
+async function readLimited(body: Readable, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > limit) {
+      body.destroy();
+      break;
+    }
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+export function asRecord(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
+}
+
+function toProviderFile(value: unknown): ProviderFile {
+  const record = asRecord(value);
+  if (typeof record.id !== 'string' || record.id === '') {
+    throw new ProviderError('upstream answered without a file id', 502, 'bad_upstream_response');
+  }
+  return {
+    id: record.id,
+    filename: typeof record.filename === 'string' ? record.filename : '',
+    purpose: typeof record.purpose === 'string' ? record.purpose : '',
+    bytes: typeof record.bytes === 'number' ? record.bytes : null,
+    createdAt: typeof record.created_at === 'number' ? record.created_at : 0,
+  };
+}

@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+
+export interface MultipartFilePart {
+  readonly field: string;
+  readonly filename: string;
+  readonly contentType: string;
+  readonly body: Readable;
+}
+
+export interface StreamingMultipart {
+  readonly contentType: string;
+  readonly body: Readable;
+}
+
+/**
+ * A multipart/form-data body that streams the file part: the file's bytes pass through as they
+ * are read (pull-based, so the upstream's pace is the pace), never held in memory whole.
+ */
+export function streamingMultipart(
+  fields: ReadonlyArray<readonly [string, string]>,
+  file: MultipartFilePart,
+): StreamingMultipart {
+  const boundary = `mfg-${randomBytes(16).toString('hex')}`;
+  async function* parts(): AsyncGenerator<Buffer> {
+    for (const [name, value] of fields) {
+      yield Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="${quote(name)}"\r\n\r\n${value}\r\n`,
+      );
+    }
+    yield Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="${quote(file.field)}"; ` +
+        `filename="${quote(file.filename)}"\r\nContent-Type: ${file.contentType}\r\n\r\n`,
+    );
+    for await (const chunk of file.body) {
+      yield chunk as Buffer;
+    }
+    yield Buffer.from(`\r\n--${boundary}--\r\n`);
+  }
+  return {
+    contentType: `multipart/form-data; boundary=${boundary}`,
+    body: Readable.from(parts(), { objectMode: false }),
+  };
+}
+
+/** RFC 7578 §4.2: quote and backslash are escaped; CR/LF cannot appear in a header. */
+function quote(value: string): string {
+  return value.replace(/[\r\n]/g, ' ').replace(/(["\\])/g, '\\$1');
+}

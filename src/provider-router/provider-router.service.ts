@@ -1,0 +1,91 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
+import type { Deployment } from '../config/deployment';
+import { InvalidRequestError } from '../common/errors/api-error';
+import { PROVIDER_CLIENTS, type ProviderClient, type ProviderClients, type UploadRequest } from './provider-client';
+import { deleteAll, uploadToAll, type CopyTarget, type FanOutResult, type PlacedCopy } from './upload-fan-out';
+
+/**
+ * The registry of deployments (by public model name and by id) and the one door to upstreams:
+ * it picks each target model's deployments and fans uploads out to them.
+ */
+@Injectable()
+export class ProviderRouterService {
+  private readonly logger = new Logger(ProviderRouterService.name);
+  private readonly byModel = new Map<string, Deployment[]>();
+  private readonly byId = new Map<string, Deployment>();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(PROVIDER_CLIENTS) private readonly clients: ProviderClients,
+  ) {
+    for (const deployment of config.deployments) {
+      this.byId.set(deployment.id, deployment);
+      const group = this.byModel.get(deployment.modelName) ?? [];
+      group.push(deployment);
+      this.byModel.set(deployment.modelName, group);
+    }
+  }
+
+  get modelNames(): string[] {
+    return [...this.byModel.keys()];
+  }
+
+  deployment(id: string): Deployment | undefined {
+    return this.byId.get(id);
+  }
+
+  clientFor(deployment: Deployment): ProviderClient {
+    return this.clients[deployment.provider];
+  }
+
+  /**
+   * Every deployment of every named model, each once. Uploads are pinned to the models asked
+   * for: they never fall back to another model group (LiteLLM #37424).
+   *
+   * @throws InvalidRequestError naming the unknown models and listing the known ones.
+   */
+  resolveTargets(modelNames: readonly string[], param: string): Deployment[] {
+    const unknown = modelNames.filter((name) => !this.byModel.has(name));
+    if (unknown.length > 0) {
+      throw new InvalidRequestError(
+        `Unknown model name${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `"${n}"`).join(', ')} ` +
+          `in ${param}. Known models: ${this.modelNames.join(', ')}.`,
+        { param, code: 'model_not_found' },
+      );
+    }
+    const seen = new Set<string>();
+    return modelNames
+      .flatMap((name) => this.byModel.get(name) ?? [])
+      .filter((d) => (seen.has(d.id) ? false : (seen.add(d.id), true)));
+  }
+
+  /** Copies a file to every deployment, all or nothing (see uploadToAll). */
+  async uploadToAll(
+    deployments: readonly Deployment[],
+    upload: (deployment: Deployment) => UploadRequest,
+    signal: AbortSignal,
+  ): Promise<FanOutResult> {
+    const result = await uploadToAll(this.targets(deployments), upload, signal);
+    if (!result.ok) {
+      this.logger.warn(
+        `upload fan-out failed on ${result.failedDeployment?.id ?? '(aborted)'}: ${result.error.message}; ` +
+          `${result.leftOver.length} cop${result.leftOver.length === 1 ? 'y' : 'ies'} left for the sweeper`,
+      );
+    }
+    return result;
+  }
+
+  /** Deletes copies concurrently (a copy already gone counts as deleted); returns those that failed. */
+  deleteCopies(copies: readonly PlacedCopy[]): Promise<PlacedCopy[]> {
+    return deleteAll(copies, this.targets(copies.map((c) => c.deployment)));
+  }
+
+  private targets(deployments: readonly Deployment[]): CopyTarget[] {
+    return deployments.map((deployment) => ({ deployment, client: this.clientFor(deployment) }));
+  }
+
+  get upstreamTimeoutMs(): number {
+    return this.config.upstreamTimeoutMs;
+  }
+}
