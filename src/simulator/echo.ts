@@ -1,0 +1,153 @@
+import { randomAlphanumeric } from './ids';
+import { isRecord, nowSeconds } from './http-io';
+
+// Chat and Responses calls answer with the file ids they received, so tests can see whether the
+// gateway rewrote unified ids into this provider's ids.
+
+/** `file.file_id` of every `{type:'file'}` content part in the chat messages, in order. */
+export function chatFileIds(body: Record<string, unknown>): string[] {
+  const ids: string[] = [];
+  const messages = Array.isArray(body.messages) ? body.messages : [];
+  for (const message of messages) {
+    if (!isRecord(message) || !Array.isArray(message.content)) continue;
+    for (const part of message.content) {
+      if (!isRecord(part) || part.type !== 'file' || !isRecord(part.file)) continue;
+      if (typeof part.file.file_id === 'string') ids.push(part.file.file_id);
+    }
+  }
+  return ids;
+}
+
+/**
+ * Every `input_file` part's file_id anywhere in `input` (parts nest inside messages), then the
+ * file_ids of code_interpreter tool containers.
+ */
+export function responseFileIds(body: Record<string, unknown>): string[] {
+  const ids: string[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      for (const item of node) walk(item);
+      return;
+    }
+    if (!isRecord(node)) return;
+    if (node.type === 'input_file' && typeof node.file_id === 'string') ids.push(node.file_id);
+    for (const value of Object.values(node)) walk(value);
+  };
+  walk(body.input);
+  const tools = Array.isArray(body.tools) ? body.tools : [];
+  for (const tool of tools) {
+    if (!isRecord(tool) || tool.type !== 'code_interpreter' || !isRecord(tool.container)) continue;
+    const fileIds = tool.container.file_ids;
+    if (!Array.isArray(fileIds)) continue;
+    for (const id of fileIds) if (typeof id === 'string') ids.push(id);
+  }
+  return ids;
+}
+
+export function echoText(simName: string, model: string, fileIds: readonly string[]): string {
+  return JSON.stringify({ sim: simName, model, file_ids: fileIds });
+}
+
+/** Rough token estimate: the simulator has no tokenizer, ~4 bytes per token is close enough. */
+function estimateTokens(value: unknown): number {
+  return Math.max(1, Math.ceil(JSON.stringify(value ?? '').length / 4));
+}
+
+export function chatCompletion(
+  simName: string,
+  model: string,
+  body: Record<string, unknown>,
+  fileIds: readonly string[],
+): Record<string, unknown> {
+  const content = echoText(simName, model, fileIds);
+  const promptTokens = estimateTokens(body.messages);
+  const completionTokens = estimateTokens(content);
+  return {
+    id: `chatcmpl-${randomAlphanumeric(29)}`,
+    object: 'chat.completion',
+    created: nowSeconds(),
+    model,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content, refusal: null, annotations: [] },
+        logprobs: null,
+        finish_reason: 'stop',
+      },
+    ],
+    usage: {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+    },
+    system_fingerprint: `fp_sim_${simName}`,
+  };
+}
+
+/** The chunks of a streamed chat completion (`stream: true`), as SSE `data:` payloads. */
+export function chatCompletionChunks(completion: Record<string, unknown>): unknown[] {
+  const choices = Array.isArray(completion.choices) ? completion.choices : [];
+  const first: unknown = choices[0];
+  const message = isRecord(first) && isRecord(first.message) ? first.message : {};
+  const base = {
+    id: completion.id,
+    object: 'chat.completion.chunk',
+    created: completion.created,
+    model: completion.model,
+  };
+  return [
+    {
+      ...base,
+      choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }],
+    },
+    {
+      ...base,
+      choices: [{ index: 0, delta: { content: message.content }, finish_reason: null }],
+    },
+    { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] },
+  ];
+}
+
+export function responseObject(
+  simName: string,
+  model: string,
+  body: Record<string, unknown>,
+  fileIds: readonly string[],
+): Record<string, unknown> {
+  const text = echoText(simName, model, fileIds);
+  const inputTokens = estimateTokens(body.input);
+  const outputTokens = estimateTokens(text);
+  return {
+    id: `resp_${randomAlphanumeric(40)}`,
+    object: 'response',
+    created_at: nowSeconds(),
+    status: 'completed',
+    error: null,
+    incomplete_details: null,
+    instructions: typeof body.instructions === 'string' ? body.instructions : null,
+    model,
+    output: [
+      {
+        type: 'message',
+        id: `msg_${randomAlphanumeric(40)}`,
+        status: 'completed',
+        role: 'assistant',
+        content: [{ type: 'output_text', text, annotations: [] }],
+      },
+    ],
+    parallel_tool_calls: true,
+    previous_response_id: null,
+    temperature: 1,
+    top_p: 1,
+    tool_choice: 'auto',
+    tools: Array.isArray(body.tools) ? body.tools : [],
+    metadata: isRecord(body.metadata) ? body.metadata : {},
+    usage: {
+      input_tokens: inputTokens,
+      input_tokens_details: { cached_tokens: 0 },
+      output_tokens: outputTokens,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: inputTokens + outputTokens,
+    },
+  };
+}
