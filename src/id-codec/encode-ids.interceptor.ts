@@ -1,4 +1,9 @@
-import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import {
+  Injectable,
+  type CallHandler,
+  type ExecutionContext,
+  type NestInterceptor,
+} from '@nestjs/common';
 import { map, type Observable } from 'rxjs';
 import { IdCodecService } from './id-codec.service';
 import { InternalRef } from './internal-ref';
@@ -19,7 +24,11 @@ export class EncodeIdsInterceptor implements NestInterceptor {
     if (Array.isArray(value)) {
       return value.map((item) => this.encode(item));
     }
-    if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    if (
+      value !== null &&
+      typeof value === 'object' &&
+      Object.getPrototypeOf(value) === Object.prototype
+    ) {
       const out: Record<string, unknown> = {};
       for (const [key, item] of Object.entries(value)) {
         out[key] = this.encode(item);

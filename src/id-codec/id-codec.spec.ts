@@ -392,7 +392,7 @@ describe(IdCodec.name, () => {
 
     it('should return null for non-string input from untyped callers', () => {
       for (const input of [undefined, null, 42, {}, ['file-abc']]) {
-        expect(codec.decode(input as unknown as string)).toBeNull();
+        expect(codec.decode(input as string)).toBeNull();
       }
       expect(codec.decode(codec.encode({ kind: 'file', uid: UID }), 'bogus' as IdKind)).toBeNull();
       expect(
