@@ -1,4 +1,10 @@
-import { Module, ValidationPipe, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import {
+  Module,
+  ValidationPipe,
+  type DynamicModule,
+  type MiddlewareConsumer,
+  type NestModule,
+} from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import type { ValidationError } from 'class-validator';
 import { CacheModule } from './cache/cache.module';
@@ -18,7 +24,9 @@ import { ProviderRouterModule } from './provider-router/provider-router.module';
 /** Query/body validation errors become a 400 naming the first offending field in `param`. */
 function validationError(errors: ValidationError[]): InvalidRequestError {
   const first = errors[0];
-  const message = first ? Object.values(first.constraints ?? {})[0] ?? 'invalid value' : 'invalid request';
+  const message = first
+    ? (Object.values(first.constraints ?? {})[0] ?? 'invalid value')
+    : 'invalid request';
   return new InvalidRequestError(`Invalid '${first?.property ?? 'request'}': ${message}.`, {
     param: first?.property ?? null,
     code: 'invalid_value',

@@ -14,11 +14,14 @@ import { setupSwagger } from './swagger';
 export async function createApp(config: AppConfig): Promise<INestApplication> {
   const database = await buildDataSourceOptions(config.database);
   try {
-    const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, database), {
-      logger: LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(config.logLevel) + 1) as NestLogLevel[],
-      // Multipart uploads are parsed as streams by the Files module; JSON bodies stay small.
-      bodyParser: true,
-    });
+    const app = await NestFactory.create<NestExpressApplication>(
+      AppModule.forRoot(config, database),
+      {
+        logger: LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(config.logLevel) + 1) as NestLogLevel[],
+        // Multipart uploads are parsed as streams by the Files module; JSON bodies stay small.
+        bodyParser: true,
+      },
+    );
     app.set('x-powered-by', false);
     app.enableShutdownHooks();
     setupSwagger(app);

@@ -20,13 +20,19 @@ export async function startDemoUpstreams(): Promise<{
 }> {
   const logger = new Logger('DemoUpstreams');
   const upstreams = await Promise.all(
-    DEMO_UPSTREAMS.map((u) => startSimulator({ dialect: u.dialect, apiKey: 'sim-key', name: u.name })),
+    DEMO_UPSTREAMS.map((u) =>
+      startSimulator({ dialect: u.dialect, apiKey: 'sim-key', name: u.name }),
+    ),
   );
   const env: Record<string, string> = {};
   DEMO_UPSTREAMS.forEach((u, i) => {
     env[u.env] = upstreams[i].apiBase;
-    logger.warn(`SIMULATED deployment ${u.name} (${u.dialect}) at ${upstreams[i].apiBase} — not a real provider`);
+    logger.warn(
+      `SIMULATED deployment ${u.name} (${u.dialect}) at ${upstreams[i].apiBase} — not a real provider`,
+    );
   });
-  logger.warn('No CONFIG_PATH: running the DEMO config with SIMULATED deployments and demo API keys.');
+  logger.warn(
+    'No CONFIG_PATH: running the DEMO config with SIMULATED deployments and demo API keys.',
+  );
   return { env, upstreams };
 }

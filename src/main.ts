@@ -13,7 +13,8 @@ async function bootstrap(): Promise<void> {
     process.once('beforeExit', () => void Promise.all(demo.upstreams.map((u) => u.close())));
   }
   await app.listen(config.port);
-  const database = config.database.kind === 'embedded' ? `embedded PostgreSQL in ${config.dataDir}` : 'PostgreSQL';
+  const database =
+    config.database.kind === 'embedded' ? `embedded PostgreSQL in ${config.dataDir}` : 'PostgreSQL';
   bootLogger.log(
     `listening on :${config.port} — ${config.deployments.length} deployment(s), ${database}, ` +
       `${config.redisUrl ? 'Redis' : 'in-memory'} cache. API at /v1, docs at /docs`,

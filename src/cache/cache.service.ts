@@ -33,7 +33,11 @@ export class CacheService implements OnModuleDestroy {
   }
 
   /** The cached value, or the loader's (then cached). A loader returning undefined is not cached. */
-  async getOrLoad<T>(key: string, ttlMs: number, load: () => Promise<T | undefined>): Promise<T | undefined> {
+  async getOrLoad<T>(
+    key: string,
+    ttlMs: number,
+    load: () => Promise<T | undefined>,
+  ): Promise<T | undefined> {
     const cached = await this.get<T>(key);
     if (cached !== undefined) {
       return cached;

@@ -26,7 +26,11 @@ type Env = Readonly<Record<string, string | undefined>>;
  */
 export function loadAppConfig(env: Env): AppConfig {
   const problems: string[] = [];
-  const vars = plainToInstance(EnvironmentVariables, { ...env }, { excludeExtraneousValues: false });
+  const vars = plainToInstance(
+    EnvironmentVariables,
+    { ...env },
+    { excludeExtraneousValues: false },
+  );
   problems.push(...flattenValidationErrors(validateSync(vars), 'env '));
 
   const configPath = vars.CONFIG_PATH ? resolve(vars.CONFIG_PATH) : null;
@@ -36,14 +40,12 @@ export function loadAppConfig(env: Env): AppConfig {
 
   const deployments = parsed ? buildDeployments(parsed.model_list, problems) : [];
   const gateway = parsed?.gateway ?? {};
-  const apiKeys = (gateway.api_keys ?? []).map(
-    (k): ApiKeyEntry => ({
-      keySha256: k.key_sha256 ? Buffer.from(k.key_sha256, 'hex') : sha256(k.key ?? ''),
-      userId: k.user_id,
-      teamId: k.team_id ?? null,
-      role: k.role ?? 'user',
-    }),
-  );
+  const apiKeys = (gateway.api_keys ?? []).map((k): ApiKeyEntry => ({
+    keySha256: k.key_sha256 ? Buffer.from(k.key_sha256, 'hex') : sha256(k.key ?? ''),
+    userId: k.user_id,
+    teamId: k.team_id ?? null,
+    role: k.role ?? 'user',
+  }));
   checkDuplicateKeys(apiKeys, problems);
   const trustedHeaders: TrustedHeadersConfig | null = gateway.trusted_headers
     ? {
@@ -52,7 +54,9 @@ export function loadAppConfig(env: Env): AppConfig {
       }
     : null;
   if (parsed && apiKeys.length === 0 && !trustedHeaders) {
-    problems.push('gateway.api_keys: no api_keys and no trusted_headers: nobody could call the gateway');
+    problems.push(
+      'gateway.api_keys: no api_keys and no trusted_headers: nobody could call the gateway',
+    );
   }
   const modelNames = new Set(deployments.map((d) => d.modelName));
   (gateway.default_target_models ?? []).forEach((name, i) => {
@@ -64,7 +68,9 @@ export function loadAppConfig(env: Env): AppConfig {
   const database = databaseConfigFromEnv(env);
   if (vars.DATABASE_URL && !vars.ID_SIGNING_SECRET) {
     // Replicas sharing a database must share the secret, or one replica's ids fail on another.
-    problems.push('env ID_SIGNING_SECRET: required when DATABASE_URL is set (all replicas must share it)');
+    problems.push(
+      'env ID_SIGNING_SECRET: required when DATABASE_URL is set (all replicas must share it)',
+    );
   }
   if (problems.length > 0) {
     throw new ConfigError(problems);
@@ -171,10 +177,14 @@ function buildDeployments(entries: readonly ModelListEntry[], problems: string[]
     if (!params.api_key) {
       problems.push(`${where}.litellm_params.api_key: required`);
     }
-    const id = entry.model_info?.id ?? deriveDeploymentId(entry.model_name, provider, upstreamModel, apiBase);
+    const id =
+      entry.model_info?.id ??
+      deriveDeploymentId(entry.model_name, provider, upstreamModel, apiBase);
     const first = seen.get(id);
     if (first !== undefined) {
-      problems.push(`${where}.model_info.id: duplicate deployment id "${id}" (also model_list[${first}])`);
+      problems.push(
+        `${where}.model_info.id: duplicate deployment id "${id}" (also model_list[${first}])`,
+      );
       return;
     }
     seen.set(id, i);

@@ -13,30 +13,39 @@ export class DataDirLock {
     mkdirSync(dataDir, { recursive: true });
     const path = join(dataDir, 'gateway.lock');
     for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = openSync(path, 'wx', 0o600);
-        writeSync(fd, String(process.pid));
-        closeSync(fd);
+      if (tryCreate(path)) {
         return new DataDirLock(path);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw error;
-        }
-        const holder = Number.parseInt(readFileSync(path, 'utf8'), 10);
-        if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) {
-          throw new Error(
-            `Another gateway process (pid ${holder}) is using the embedded database in ${dataDir}. ` +
-              'Stop it, or give this one its own DATA_DIR, or set DATABASE_URL to share a PostgreSQL server.',
-          );
-        }
-        rmSync(path, { force: true });
       }
+      const holder = Number.parseInt(readFileSync(path, 'utf8'), 10);
+      if (Number.isInteger(holder) && holder !== process.pid && isAlive(holder)) {
+        throw new Error(
+          `Another gateway process (pid ${holder}) is using the embedded database in ${dataDir}. ` +
+            'Stop it, or give this one its own DATA_DIR, or set DATABASE_URL to share a PostgreSQL server.',
+        );
+      }
+      // Left by a process that is gone: take it over.
+      rmSync(path, { force: true });
     }
     throw new Error(`Could not lock ${path}`);
   }
 
   release(): void {
     rmSync(this.path, { force: true });
+  }
+}
+
+/** Creates the lock file with our pid; false when it already exists. */
+function tryCreate(path: string): boolean {
+  try {
+    const fd = openSync(path, 'wx', 0o600);
+    writeSync(fd, String(process.pid));
+    closeSync(fd);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      return false;
+    }
+    throw new Error(`Could not create the lock file ${path}`, { cause: error });
   }
 }
 

@@ -4,6 +4,6 @@ import { accessedFile } from './file-access.guard';
 import type { FileRecord } from './file-record';
 
 /** The file FileAccessGuard loaded and authorized for this request. */
-export const AccessedFile = createParamDecorator(
-  (_: unknown, ctx: ExecutionContext): FileRecord => accessedFile(ctx.switchToHttp().getRequest<GatewayRequest>()),
+export const AccessedFile = createParamDecorator((_: unknown, ctx: ExecutionContext): FileRecord =>
+  accessedFile(ctx.switchToHttp().getRequest<GatewayRequest>()),
 );

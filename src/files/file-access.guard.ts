@@ -8,7 +8,12 @@ import type { FileRecord } from './file-record';
 import { FilesService } from './files.service';
 
 /** The `:file_id` route parameter: a unified file id, decoded once per request. */
-export const FILE_ID_PARAM: IdField = { in: 'params', name: 'file_id', kind: 'file', onInvalid: 'not_found' };
+export const FILE_ID_PARAM: IdField = {
+  in: 'params',
+  name: 'file_id',
+  kind: 'file',
+  onInvalid: 'not_found',
+};
 const RESOURCE_KEY = 'file';
 
 /**
@@ -33,7 +38,9 @@ export class FileAccessGuard implements CanActivate {
       throw new NotFoundError(`No such file: '${rawId}'.`, { param: 'file_id' });
     }
     if (!caller || !canAccess(caller, { userId: record.ownerUserId, teamId: record.ownerTeamId })) {
-      throw new PermissionDeniedError(`User ${caller?.userId ?? 'anonymous'} does not have access to the file ${rawId}`);
+      throw new PermissionDeniedError(
+        `User ${caller?.userId ?? 'anonymous'} does not have access to the file ${rawId}`,
+      );
     }
     (request.resources ??= {})[RESOURCE_KEY] = record;
     return true;

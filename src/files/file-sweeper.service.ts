@@ -1,4 +1,9 @@
-import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { CacheKeys } from '../cache/cache-keys';
 import { CacheService } from '../cache/cache.service';
 import type { Deployment } from '../config/deployment';
@@ -95,7 +100,9 @@ export class FileSweeperService implements OnApplicationBootstrap, OnApplication
         await this.files.removeCopy(record.id, copy.deploymentId);
         continue;
       }
-      const ids = copy.providerFileId ? [copy.providerFileId] : await this.findByTag(deployment, record.id);
+      const ids = copy.providerFileId
+        ? [copy.providerFileId]
+        : await this.findByTag(deployment, record.id);
       const client = this.router.clientFor(deployment);
       const results = await Promise.allSettled(ids.map((id) => client.deleteFile(deployment, id)));
       if (results.every((r) => r.status === 'fulfilled')) {

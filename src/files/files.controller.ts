@@ -38,7 +38,12 @@ import { FileAccessGuard } from './file-access.guard';
 import type { FileRecord } from './file-record';
 import { FilesService, type FileList, type FileObject } from './files.service';
 
-const AFTER_CURSOR = { in: 'query', name: 'after', kind: 'file', onInvalid: 'invalid_request' } as const;
+const AFTER_CURSOR = {
+  in: 'query',
+  name: 'after',
+  kind: 'file',
+  onInvalid: 'invalid_request',
+} as const;
 
 @ApiTags('files')
 @ApiBearerAuth()
@@ -67,7 +72,10 @@ export class FilesController {
 
   @Get()
   @DecodesIds(AFTER_CURSOR)
-  @ApiOperation({ summary: 'List the files the caller may see (from the gateway store)', operationId: 'listFiles' })
+  @ApiOperation({
+    summary: 'List the files the caller may see (from the gateway store)',
+    operationId: 'listFiles',
+  })
   @ApiOkResponse({ type: FileListDto })
   @ApiErrorResponses(400)
   list(
@@ -125,7 +133,9 @@ export class FilesController {
   @ApiParam({ name: 'file_id' })
   @ApiOkResponse({ type: DeleteFileResponseDto })
   @ApiErrorResponses(403, 404)
-  async delete(@AccessedFile() file: FileRecord): Promise<{ id: InternalRef; object: 'file'; deleted: true }> {
+  async delete(
+    @AccessedFile() file: FileRecord,
+  ): Promise<{ id: InternalRef; object: 'file'; deleted: true }> {
     await this.files.delete(file);
     return { id: this.files.toFileObject(file).id, object: 'file', deleted: true };
   }

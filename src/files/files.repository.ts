@@ -54,22 +54,36 @@ export class FilesRepository {
       });
       await em.insert(
         ManagedFileCopy,
-        file.deploymentIds.map((deploymentId) => ({ fileId: file.id, deploymentId, providerFileId: null })),
+        file.deploymentIds.map((deploymentId) => ({
+          fileId: file.id,
+          deploymentId,
+          providerFileId: null,
+        })),
       );
     });
   }
 
   async heartbeat(id: string): Promise<void> {
-    await this.dataSource.query('UPDATE managed_files SET heartbeat_at = now() WHERE id = $1', [id]);
+    await this.dataSource.query('UPDATE managed_files SET heartbeat_at = now() WHERE id = $1', [
+      id,
+    ]);
   }
 
   /** Every copy exists: fill in their provider ids and make the file visible, in one transaction. */
-  async markReady(id: string, bytes: number, copies: readonly FileCopyRecord[]): Promise<FileRecord> {
+  async markReady(
+    id: string,
+    bytes: number,
+    copies: readonly FileCopyRecord[],
+  ): Promise<FileRecord> {
     return this.dataSource.transaction(async (em) => {
       for (const copy of copies) {
-        await em.update(ManagedFileCopy, { fileId: id, deploymentId: copy.deploymentId }, {
-          providerFileId: copy.providerFileId,
-        });
+        await em.update(
+          ManagedFileCopy,
+          { fileId: id, deploymentId: copy.deploymentId },
+          {
+            providerFileId: copy.providerFileId,
+          },
+        );
       }
       await em.update(ManagedFile, { id }, { status: 'ready', bytes });
       return this.mustFind(em, id);
@@ -77,7 +91,10 @@ export class FilesRepository {
   }
 
   async findById(id: string): Promise<FileRecord | undefined> {
-    const file = await this.dataSource.manager.findOne(ManagedFile, { where: { id }, relations: { copies: true } });
+    const file = await this.dataSource.manager.findOne(ManagedFile, {
+      where: { id },
+      relations: { copies: true },
+    });
     return file ? toRecord(file) : undefined;
   }
 
@@ -96,12 +113,19 @@ export class FilesRepository {
       const copies = await em.find(ManagedFileCopy, { where: { fileId: id } });
       const gone = copies.filter((c) => !keep.has(c.deploymentId));
       if (gone.length > 0) {
-        await em.delete(ManagedFileCopy, gone.map((c) => ({ fileId: id, deploymentId: c.deploymentId })));
+        await em.delete(
+          ManagedFileCopy,
+          gone.map((c) => ({ fileId: id, deploymentId: c.deploymentId })),
+        );
       }
       for (const copy of remaining) {
-        await em.update(ManagedFileCopy, { fileId: id, deploymentId: copy.deploymentId }, {
-          providerFileId: copy.providerFileId,
-        });
+        await em.update(
+          ManagedFileCopy,
+          { fileId: id, deploymentId: copy.deploymentId },
+          {
+            providerFileId: copy.providerFileId,
+          },
+        );
       }
     });
   }
@@ -133,10 +157,10 @@ export class FilesRepository {
     }
     const cmp = query.order === 'desc' ? '<' : '>';
     if (query.after) {
-      const cursor = (await this.dataSource.query(
+      const cursor = await this.dataSource.query<Array<{ created_at: Date }>>(
         'SELECT created_at FROM managed_files WHERE id = $1',
         [query.after],
-      )) as Array<{ created_at: Date }>;
+      );
       if (cursor.length === 0) {
         return { data: [], hasMore: false, cursorFound: false };
       }
@@ -145,7 +169,7 @@ export class FilesRepository {
       );
     }
     const dir = query.order === 'desc' ? 'DESC' : 'ASC';
-    const rows = (await this.dataSource.query(
+    const rows = await this.dataSource.query<RawFileRow[]>(
       `SELECT f.id, f.owner_user_id, f.owner_team_id, f.purpose, f.filename, f.bytes, f.mime_type,
               f.status, f.created_at, f.expires_at
          FROM managed_files f
@@ -153,7 +177,7 @@ export class FilesRepository {
         ORDER BY f.created_at ${dir}, f.id ${dir}
         LIMIT ${p(query.limit + 1)}`,
       params,
-    )) as RawFileRow[];
+    );
     const hasMore = rows.length > query.limit;
     return { data: rows.slice(0, query.limit).map(fromRaw), hasMore, cursorFound: true };
   }
@@ -164,7 +188,9 @@ export class FilesRepository {
    * `FOR UPDATE SKIP LOCKED`, so several replicas never sweep the same file at once.
    */
   async claimForSweep(staleSeconds: number, limit: number): Promise<FileRecord[]> {
-    const rows = (await this.dataSource.query(
+    const rows = await this.dataSource.query<
+      [Array<{ id: string }>, number] | Array<{ id: string }>
+    >(
       `UPDATE managed_files SET heartbeat_at = now(),
               status = CASE WHEN status = 'ready' THEN 'deleting' ELSE status END
         WHERE id IN (
@@ -176,14 +202,18 @@ export class FilesRepository {
            FOR UPDATE SKIP LOCKED)
         RETURNING id`,
       [staleSeconds, limit],
-    )) as [Array<{ id: string }>, number] | Array<{ id: string }>;
-    const claimed = Array.isArray(rows[0]) ? (rows[0] as Array<{ id: string }>) : (rows as Array<{ id: string }>);
+    );
+    // The pg driver answers UPDATE … RETURNING as [rows, count].
+    const claimed = (Array.isArray(rows[0]) ? rows[0] : rows) as Array<{ id: string }>;
     const records = await Promise.all(claimed.map((r) => this.findById(r.id)));
     return records.filter((r): r is FileRecord => r !== undefined);
   }
 
   private async mustFind(em: EntityManager, id: string): Promise<FileRecord> {
-    const file = await em.findOneOrFail(ManagedFile, { where: { id }, relations: { copies: true } });
+    const file = await em.findOneOrFail(ManagedFile, {
+      where: { id },
+      relations: { copies: true },
+    });
     return toRecord(file);
   }
 }

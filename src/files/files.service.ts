@@ -18,7 +18,11 @@ import { ProviderRouterService } from '../provider-router/provider-router.servic
 import type { PlacedCopy } from '../provider-router/upload-fan-out';
 import { isLive, type FileRecord } from './file-record';
 import { FilesRepository } from './files.repository';
-import { canStartEarly, parseCreateFileFields, type CreateFileFields } from './upload/create-file-fields';
+import {
+  canStartEarly,
+  parseCreateFileFields,
+  type CreateFileFields,
+} from './upload/create-file-fields';
 import { ClientAbortedError, IncomingUpload } from './upload/incoming-upload';
 import { SpoolFile } from './upload/spool-file';
 import { taggedFilename } from './upload/upload-tag';
@@ -70,9 +74,12 @@ export class FilesService {
   async create(request: GatewayRequest, caller: Caller): Promise<FileObject> {
     this.refuseOversizedBody(request);
     if (!/^multipart\/form-data/i.test(request.headers['content-type'] ?? '')) {
-      throw new InvalidRequestError('Expected a multipart/form-data body with a file and a purpose.', {
-        code: 'invalid_content_type',
-      });
+      throw new InvalidRequestError(
+        'Expected a multipart/form-data body with a file and a purpose.',
+        {
+          code: 'invalid_content_type',
+        },
+      );
     }
     const spool = await SpoolFile.create();
     const upload = new IncomingUpload(request, spool, this.config.maxUploadBytes);
@@ -86,7 +93,11 @@ export class FilesService {
     }
   }
 
-  private async runUpload(upload: IncomingUpload, spool: SpoolFile, caller: Caller): Promise<FileObject> {
+  private async runUpload(
+    upload: IncomingUpload,
+    spool: SpoolFile,
+    caller: Caller,
+  ): Promise<FileObject> {
     const fileBegan = await upload.fileStarted;
     if (!(fileBegan && canStartEarly(upload.formFields))) {
       // Fields after the file (the Node SDK's order): the copies start once the body is in.
@@ -118,7 +129,9 @@ export class FilesService {
       deploymentIds: deployments.map((d) => d.id),
     });
     const heartbeat = setInterval(() => {
-      this.files.heartbeat(id).catch((e: Error) => this.logger.warn(`heartbeat ${id}: ${e.message}`));
+      this.files
+        .heartbeat(id)
+        .catch((e: Error) => this.logger.warn(`heartbeat ${id}: ${e.message}`));
     }, HEARTBEAT_MS);
     heartbeat.unref();
     try {
@@ -136,7 +149,7 @@ export class FilesService {
       const result = await fanOut;
       const bodyError = await upload.done.then(
         () => null,
-        (error: unknown) => error,
+        (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
       );
       if (bodyError) {
         await this.abandon(id, result.ok ? result.copies : result.leftOver);
@@ -167,11 +180,15 @@ export class FilesService {
 
   /** Loads a file by internal id, cache first. Undefined when missing, pending, deleting or expired. */
   async findLive(id: string): Promise<FileRecord | undefined> {
-    const record = await this.cache.getOrLoad(CacheKeys.managedFile(id), this.config.cacheTtlMs, async () => {
-      const found = await this.files.findById(id);
-      // Only settled files are cached: a pending upload changes state soon.
-      return found && found.status === 'ready' ? found : undefined;
-    });
+    const record = await this.cache.getOrLoad(
+      CacheKeys.managedFile(id),
+      this.config.cacheTtlMs,
+      async () => {
+        const found = await this.files.findById(id);
+        // Only settled files are cached: a pending upload changes state soon.
+        return found && found.status === 'ready' ? found : undefined;
+      },
+    );
     return record && isLive(record) ? record : undefined;
   }
 
@@ -191,7 +208,10 @@ export class FilesService {
       after: query.after ?? null,
     });
     if (!page.cursorFound) {
-      throw new InvalidRequestError(`Invalid 'after': no such file.`, { param: 'after', code: 'invalid_cursor' });
+      throw new InvalidRequestError(`Invalid 'after': no such file.`, {
+        param: 'after',
+        code: 'invalid_cursor',
+      });
     }
     const data = page.data.map(toFileObject);
     return {
@@ -236,7 +256,9 @@ export class FilesService {
         record.id,
         failed.map((c) => ({ deploymentId: c.deployment.id, providerFileId: c.file.id })),
       );
-      this.logger.warn(`file ${record.id}: ${failed.length} cop(ies) left for the sweeper to delete`);
+      this.logger.warn(
+        `file ${record.id}: ${failed.length} cop(ies) left for the sweeper to delete`,
+      );
     }
     await this.cache.del(CacheKeys.managedFile(record.id));
   }
@@ -248,7 +270,18 @@ export class FilesService {
       .flatMap((copy) => {
         const deployment = this.router.deployment(copy.deploymentId);
         return deployment && copy.providerFileId
-          ? [{ deployment, file: { id: copy.providerFileId, filename: '', purpose: '', bytes: null, createdAt: 0 } }]
+          ? [
+              {
+                deployment,
+                file: {
+                  id: copy.providerFileId,
+                  filename: '',
+                  purpose: '',
+                  bytes: null,
+                  createdAt: 0,
+                },
+              },
+            ]
           : [];
       })
       .sort((a, b) => (order.get(a.deployment.id) ?? 0) - (order.get(b.deployment.id) ?? 0));
@@ -280,13 +313,18 @@ export class FilesService {
       }
     } catch (error) {
       // The pending row stays; its heartbeat stops, and the sweeper finishes the job.
-      this.logger.error(`file ${id}: could not drop the failed upload: ${(error as Error).message}`);
+      this.logger.error(
+        `file ${id}: could not drop the failed upload: ${(error as Error).message}`,
+      );
     }
   }
 
   private refuseOversizedBody(request: GatewayRequest): void {
     const declared = Number(request.headers['content-length']);
-    if (Number.isFinite(declared) && declared > this.config.maxUploadBytes + MULTIPART_OVERHEAD_BYTES) {
+    if (
+      Number.isFinite(declared) &&
+      declared > this.config.maxUploadBytes + MULTIPART_OVERHEAD_BYTES
+    ) {
       throw new PayloadTooLargeError(
         `Request body of ${declared} bytes exceeds the ${this.config.maxUploadBytes}-byte file limit.`,
         { param: 'file', headers: { connection: 'close' } },
@@ -314,7 +352,9 @@ export class FilesService {
         timeout: error.timedOut,
       });
     }
-    return new UpstreamError(`${prefix}: ${error instanceof Error ? error.message : 'unknown error'}`);
+    return new UpstreamError(
+      `${prefix}: ${error instanceof Error ? error.message : 'unknown error'}`,
+    );
   }
 }
 
@@ -330,4 +370,3 @@ function toFileObject(record: FileRecord): FileObject {
     status: 'processed',
   };
 }
-

@@ -38,10 +38,18 @@ export interface ProviderContent {
  * transport errors.
  */
 export interface ProviderClient {
-  uploadFile(deployment: Deployment, upload: UploadRequest, signal?: AbortSignal): Promise<ProviderFile>;
+  uploadFile(
+    deployment: Deployment,
+    upload: UploadRequest,
+    signal?: AbortSignal,
+  ): Promise<ProviderFile>;
   /** Resolves when the file is gone, including when the upstream says it never existed. */
   deleteFile(deployment: Deployment, providerFileId: string): Promise<void>;
-  fileContent(deployment: Deployment, providerFileId: string, signal?: AbortSignal): Promise<ProviderContent>;
+  fileContent(
+    deployment: Deployment,
+    providerFileId: string,
+    signal?: AbortSignal,
+  ): Promise<ProviderContent>;
   listFiles(deployment: Deployment, after: string | null): Promise<ProviderFilePage>;
 }
 

@@ -2,8 +2,19 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { Deployment } from '../config/deployment';
 import { InvalidRequestError } from '../common/errors/api-error';
-import { PROVIDER_CLIENTS, type ProviderClient, type ProviderClients, type UploadRequest } from './provider-client';
-import { deleteAll, uploadToAll, type CopyTarget, type FanOutResult, type PlacedCopy } from './upload-fan-out';
+import {
+  PROVIDER_CLIENTS,
+  type ProviderClient,
+  type ProviderClients,
+  type UploadRequest,
+} from './provider-client';
+import {
+  deleteAll,
+  uploadToAll,
+  type CopyTarget,
+  type FanOutResult,
+  type PlacedCopy,
+} from './upload-fan-out';
 
 /**
  * The registry of deployments (by public model name and by id) and the one door to upstreams:

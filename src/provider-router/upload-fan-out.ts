@@ -1,5 +1,10 @@
 import type { Deployment } from '../config/deployment';
-import { ProviderError, type ProviderClient, type ProviderFile, type UploadRequest } from './provider-client';
+import {
+  ProviderError,
+  type ProviderClient,
+  type ProviderFile,
+  type UploadRequest,
+} from './provider-client';
 
 export interface CopyTarget {
   readonly deployment: Deployment;
@@ -81,7 +86,11 @@ export async function deleteAll(
 ): Promise<PlacedCopy[]> {
   const clientOf = new Map(targets.map((t) => [t.deployment.id, t.client]));
   const results = await Promise.allSettled(
-    copies.map((copy) => clientOf.get(copy.deployment.id)?.deleteFile(copy.deployment, copy.file.id)),
+    copies.map(async (copy) => {
+      const client = clientOf.get(copy.deployment.id);
+      if (!client) throw new Error(`no client for deployment ${copy.deployment.id}`);
+      await client.deleteFile(copy.deployment, copy.file.id);
+    }),
   );
   return copies.filter((_, i) => results[i].status === 'rejected');
 }

@@ -83,7 +83,12 @@ export class OpenAIExceptionFilter implements ExceptionFilter {
     return {
       status: 500,
       headers: {},
-      body: envelope('The server had an error while processing your request.', 'server_error', null, null),
+      body: envelope(
+        'The server had an error while processing your request.',
+        'server_error',
+        null,
+        null,
+      ),
     };
   }
 }
@@ -100,7 +105,7 @@ export function envelope(
 function httpExceptionMessage(exception: HttpException): string {
   const response = exception.getResponse();
   if (typeof response === 'object' && response !== null && 'message' in response) {
-    const message = (response as { message: unknown }).message;
+    const message: unknown = response.message;
     if (Array.isArray(message)) {
       return message.map(String).join('; ');
     }

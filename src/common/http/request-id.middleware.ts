@@ -10,7 +10,10 @@ const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  */
 export function requestIdMiddleware(req: GatewayRequest, res: Response, next: NextFunction): void {
   const incoming = req.headers['x-request-id'];
-  const id = typeof incoming === 'string' && SAFE_ID.test(incoming) ? incoming : `req_${randomUUID().replaceAll('-', '')}`;
+  const id =
+    typeof incoming === 'string' && SAFE_ID.test(incoming)
+      ? incoming
+      : `req_${randomUUID().replaceAll('-', '')}`;
   req.requestId = id;
   res.setHeader('x-request-id', id);
   next();

@@ -6,7 +6,11 @@ import { UPLOAD_PURPOSES } from '../upload/create-file-fields';
  * stream (upload/incoming-upload.ts), not through a DTO, so that no file is ever buffered.
  */
 export class CreateFileDto {
-  @ApiProperty({ type: 'string', format: 'binary', description: 'The file. Up to the configured limit (default 512 MB).' })
+  @ApiProperty({
+    type: 'string',
+    format: 'binary',
+    description: 'The file. Up to the configured limit (default 512 MB).',
+  })
   file!: unknown;
 
   @ApiProperty({ enum: UPLOAD_PURPOSES })

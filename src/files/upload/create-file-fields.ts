@@ -1,7 +1,14 @@
 import { InvalidRequestError } from '../../common/errors/api-error';
 
 /** What OpenAI accepts for `purpose` on upload (CreateFileRequest). */
-export const UPLOAD_PURPOSES = ['assistants', 'batch', 'fine-tune', 'vision', 'user_data', 'evals'] as const;
+export const UPLOAD_PURPOSES = [
+  'assistants',
+  'batch',
+  'fine-tune',
+  'vision',
+  'user_data',
+  'evals',
+] as const;
 export type UploadPurpose = (typeof UPLOAD_PURPOSES)[number];
 
 export const MIN_EXPIRY_SECONDS = 3_600;
@@ -58,7 +65,10 @@ function targetModelNames(fields: FormFields): string[] | null {
   if (raw.length === 0) {
     return null;
   }
-  const names = raw.flatMap(splitNames).map((n) => n.trim()).filter((n) => n !== '');
+  const names = raw
+    .flatMap(splitNames)
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
   return [...new Set(names)];
 }
 
@@ -68,7 +78,7 @@ function splitNames(value: string): string[] {
     try {
       const parsed: unknown = JSON.parse(trimmed);
       if (Array.isArray(parsed) && parsed.every((v) => typeof v === 'string')) {
-        return parsed as string[];
+        return parsed;
       }
     } catch {
       // Not JSON after all: treat as a comma-separated list.

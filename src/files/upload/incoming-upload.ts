@@ -56,9 +56,12 @@ export class IncomingUpload {
         parser = createParser(request, maxFileBytes);
       } catch (error) {
         fail(
-          new InvalidRequestError(`Expected a multipart/form-data body: ${(error as Error).message}`, {
-            code: 'invalid_content_type',
-          }),
+          new InvalidRequestError(
+            `Expected a multipart/form-data body: ${(error as Error).message}`,
+            {
+              code: 'invalid_content_type',
+            },
+          ),
         );
         return;
       }
@@ -76,13 +79,18 @@ export class IncomingUpload {
           stream.resume();
           fail(
             new InvalidRequestError(
-              name === 'file' ? "Only one 'file' part is allowed." : `Unexpected file part '${name}'; the file goes in 'file'.`,
+              name === 'file'
+                ? "Only one 'file' part is allowed."
+                : `Unexpected file part '${name}'; the file goes in 'file'.`,
               { param: name },
             ),
           );
           return;
         }
-        this.file = { filename: info.filename || 'upload', mimeType: info.mimeType || 'application/octet-stream' };
+        this.file = {
+          filename: info.filename || 'upload',
+          mimeType: info.mimeType || 'application/octet-stream',
+        };
         fileSpooled = false;
         const writer = spool.writer();
         stream.on('limit', () =>

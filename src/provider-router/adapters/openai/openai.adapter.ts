@@ -26,7 +26,12 @@ export class OpenAIAdapter extends HttpProviderAdapter {
     const error = asRecord(asRecord(body).error);
     return {
       message: typeof error.message === 'string' ? error.message : null,
-      code: typeof error.code === 'string' ? error.code : typeof error.type === 'string' ? error.type : null,
+      code:
+        typeof error.code === 'string'
+          ? error.code
+          : typeof error.type === 'string'
+            ? error.type
+            : null,
     };
   }
 }
