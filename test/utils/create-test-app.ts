@@ -1,0 +1,267 @@
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { INestApplication } from '@nestjs/common';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { stringify as toYaml } from 'yaml';
+import { loadAppConfig } from '../../src/config/load-app-config';
+import { createApp } from '../../src/create-app';
+import {
+  startSimulator,
+  type Dialect,
+  type SimulatedUpstream,
+  type SimRoute,
+} from '../../src/simulator/simulator';
+import { startNetworkProxy, type NetworkProxy } from './network-proxy';
+
+export const TEST_DATABASE_URL =
+  process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** The Azure api-version the simulated Azure deployments insist on. */
+export const AZURE_API_VERSION = '2024-10-21';
+
+export type UserName = 'alice' | 'bob' | 'carol' | 'admin';
+
+export interface DeploymentSpec {
+  /** model_info.id: the stable deployment id, also the key of `sims`. */
+  readonly id: string;
+  readonly modelName: string;
+  readonly dialect: Dialect;
+}
+
+/** Two model names, two deployments each, one of them Azure. Config order = this order. */
+export const DEFAULT_DEPLOYMENTS: readonly DeploymentSpec[] = [
+  { id: 'mini-openai-1', modelName: 'gpt-4o-mini', dialect: 'openai' },
+  { id: 'mini-openai-2', modelName: 'gpt-4o-mini', dialect: 'openai' },
+  { id: '4o-azure', modelName: 'gpt-4o', dialect: 'azure' },
+  { id: '4o-openai', modelName: 'gpt-4o', dialect: 'openai' },
+];
+
+export interface TestAppOptions {
+  readonly deployments?: readonly DeploymentSpec[];
+  readonly maxUploadBytes?: number;
+  readonly defaultTargetModels?: readonly string[];
+  /** Default TEST_REDIS_URL; null runs with the in-memory cache. */
+  readonly redisUrl?: string | null;
+  readonly trustedHeaders?: { readonly secretHeader: string; readonly secret: string };
+  /** Idle bound on upstream calls, so a hung upstream fails a test instead of stalling it. */
+  readonly upstreamTimeoutMs?: number;
+  /** Deployments reached through a NetworkProxy (see `proxies`) instead of directly. */
+  readonly proxied?: readonly string[];
+}
+
+export interface TestApp {
+  readonly app: INestApplication;
+  /** http://127.0.0.1:<port> */
+  readonly baseUrl: string;
+  readonly http: Server;
+  /** The simulated upstream of each deployment, by deployment id. */
+  readonly sims: Readonly<Record<string, SimulatedUpstream>>;
+  readonly deployments: readonly DeploymentSpec[];
+  /** Each deployment's upstream api key (what the simulator insists on). */
+  readonly simKeys: Readonly<Record<string, string>>;
+  /** The network between the gateway and each deployment named in `options.proxied`. */
+  readonly proxies: Readonly<Record<string, NetworkProxy>>;
+  readonly keys: Readonly<Record<UserName, string>>;
+  readonly dataSource: DataSource;
+  readonly databaseName: string;
+  /** `Authorization` header value for a user. */
+  bearer(user: UserName): string;
+  /** Empties every simulator (files, calls, faults) and the gateway's tables. */
+  reset(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Boots the real application (real HTTP server, real PostgreSQL in a database of its own, real
+ * Redis unless told otherwise) in front of simulated deployments on loopback ports.
+ */
+export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const deployments = options.deployments ?? DEFAULT_DEPLOYMENTS;
+  const suffix = randomBytes(6).toString('hex');
+  const databaseName = `mfg_e2e_${suffix}`;
+  const cleanups: Array<() => Promise<void>> = [];
+  const runCleanups = async (): Promise<void> => {
+    for (const cleanup of cleanups.reverse()) {
+      await cleanup().catch((error: unknown) => {
+        process.stderr.write(`test cleanup failed: ${String(error)}\n`);
+      });
+    }
+    cleanups.length = 0;
+  };
+
+  try {
+    const tmp = await mkdtemp(join(tmpdir(), 'mfg-e2e-'));
+    cleanups.push(() => rm(tmp, { recursive: true, force: true }));
+
+    await adminQuery(`CREATE DATABASE ${databaseName}`);
+    cleanups.push(() => adminQuery(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`));
+
+    const sims: Record<string, SimulatedUpstream> = {};
+    const simKeys: Record<string, string> = {};
+    for (const d of deployments) {
+      const apiKey = `sim-key-${d.id}-${randomBytes(4).toString('hex')}`;
+      const sim = await startSimulator({
+        dialect: d.dialect,
+        apiKey,
+        name: d.id,
+        ...(d.dialect === 'azure' ? { apiVersion: AZURE_API_VERSION } : {}),
+      });
+      cleanups.push(() => sim.close());
+      sims[d.id] = sim;
+      simKeys[d.id] = apiKey;
+    }
+    const proxies: Record<string, NetworkProxy> = {};
+    const apiBases: Record<string, string> = {};
+    for (const d of deployments) {
+      const apiBase = sims[d.id].apiBase;
+      if (options.proxied?.includes(d.id)) {
+        const origin = new URL(apiBase).origin;
+        const proxy = await startNetworkProxy(origin);
+        cleanups.push(() => proxy.close());
+        proxies[d.id] = proxy;
+        apiBases[d.id] = proxy.origin + apiBase.slice(origin.length);
+      } else {
+        apiBases[d.id] = apiBase;
+      }
+    }
+
+    const keys: Record<UserName, string> = {
+      alice: `sk-alice-${suffix}`,
+      bob: `sk-bob-${suffix}`,
+      carol: `sk-carol-${suffix}`,
+      admin: `sk-admin-${suffix}`,
+    };
+    const configPath = join(tmp, 'config.yaml');
+    await writeFile(configPath, configYaml(deployments, apiBases, simKeys, keys, options));
+
+    const config = loadAppConfig({
+      CONFIG_PATH: configPath,
+      DATABASE_URL: databaseUrl(databaseName),
+      ...(options.redisUrl === null ? {} : { REDIS_URL: options.redisUrl ?? TEST_REDIS_URL }),
+      ID_SIGNING_SECRET: `e2e-signing-secret-${randomBytes(16).toString('hex')}`,
+      DATA_DIR: join(tmp, 'data'),
+      LOG_LEVEL: 'error',
+      UPSTREAM_TIMEOUT_MS: String(options.upstreamTimeoutMs ?? 15_000),
+    });
+    const app = await createApp(config);
+    cleanups.push(() => app.close());
+    await app.listen(0, '127.0.0.1');
+    const http = app.getHttpServer() as Server;
+    const { port } = http.address() as AddressInfo;
+    const dataSource = app.get(DataSource);
+
+    let closed = false;
+    return {
+      app,
+      baseUrl: `http://127.0.0.1:${port}`,
+      http,
+      sims,
+      deployments,
+      simKeys,
+      proxies,
+      keys,
+      dataSource,
+      databaseName,
+      bearer: (user) => `Bearer ${keys[user]}`,
+      reset: async () => {
+        for (const sim of Object.values(sims)) sim.reset();
+        for (const proxy of Object.values(proxies)) proxy.clear();
+        await dataSource.query('TRUNCATE managed_file_copies, managed_files');
+      },
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        await runCleanups();
+      },
+    };
+  } catch (error) {
+    await runCleanups();
+    throw error;
+  }
+}
+
+function configYaml(
+  deployments: readonly DeploymentSpec[],
+  apiBases: Readonly<Record<string, string>>,
+  simKeys: Readonly<Record<string, string>>,
+  keys: Readonly<Record<UserName, string>>,
+  options: TestAppOptions,
+): string {
+  const gateway: Record<string, unknown> = {
+    api_keys: [
+      { key: keys.alice, user_id: 'alice', team_id: 'research' },
+      { key: keys.carol, user_id: 'carol', team_id: 'research' },
+      { key: keys.bob, user_id: 'bob' },
+      { key: keys.admin, user_id: 'admin', role: 'admin' },
+    ],
+  };
+  if (options.trustedHeaders) {
+    gateway.trusted_headers = {
+      secret_header: options.trustedHeaders.secretHeader,
+      secret: options.trustedHeaders.secret,
+    };
+  }
+  if (options.defaultTargetModels) {
+    gateway.default_target_models = [...options.defaultTargetModels];
+  }
+  if (options.maxUploadBytes !== undefined) {
+    gateway.max_upload_bytes = options.maxUploadBytes;
+  }
+  return toYaml({
+    model_list: deployments.map((d) => ({
+      model_name: d.modelName,
+      litellm_params: {
+        model: `${d.dialect}/${d.modelName}-upstream`,
+        api_base: apiBases[d.id],
+        api_key: simKeys[d.id],
+        ...(d.dialect === 'azure' ? { api_version: AZURE_API_VERSION } : {}),
+      },
+      model_info: { id: d.id },
+    })),
+    gateway,
+  });
+}
+
+function databaseUrl(name: string): string {
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const client = new Client({ connectionString: TEST_DATABASE_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Calls the simulator recorded on a route (all simulators when none is named). */
+export function callsTo(
+  sims: Readonly<Record<string, SimulatedUpstream>>,
+  route: SimRoute,
+): number {
+  return Object.values(sims).reduce(
+    (n, sim) => n + sim.calls.filter((c) => c.route === route).length,
+    0,
+  );
+}
+
+/** Every call any simulator recorded, as `<deployment> <route>`. */
+export function allCalls(sims: Readonly<Record<string, SimulatedUpstream>>): string[] {
+  return Object.entries(sims).flatMap(([id, sim]) => sim.calls.map((c) => `${id} ${c.route}`));
+}
+
+/** The total number of files held across every simulator. */
+export function filesHeld(sims: Readonly<Record<string, SimulatedUpstream>>): number {
+  return Object.values(sims).reduce((n, sim) => n + sim.files.size, 0);
+}
