@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import type KeyvRedis from '@keyv/redis';
 import { createKeyv } from '@keyv/redis';
 import { createCache, type Cache } from 'cache-manager';
 import { Keyv } from 'keyv';
@@ -13,9 +14,15 @@ const logger = new Logger('CacheStore');
  * start). With it, commands fail at once while disconnected, and the reconnect strategy brings
  * the client back about a second after Redis returns.
  */
-export function createCacheStore(redisUrl: string | null): Cache {
+export interface CacheStore {
+  readonly cache: Cache;
+  /** Closes at once: a graceful QUIT would wait forever on a Redis that is down. */
+  close(): Promise<void>;
+}
+
+export function createCacheStore(redisUrl: string | null): CacheStore {
   if (!redisUrl) {
-    return createCache({ stores: [new Keyv()] });
+    return { cache: createCache({ stores: [new Keyv()] }), close: () => Promise.resolve() };
   }
   const keyv = createKeyv(
     {
@@ -31,5 +38,15 @@ export function createCacheStore(redisUrl: string | null): Cache {
   keyv.on('error', (error: unknown) => {
     logger.debug(`redis: ${error instanceof Error ? error.message : String(error)}`);
   });
-  return createCache({ stores: [keyv] });
+  const redis = keyv.store as KeyvRedis<unknown>;
+  return {
+    cache: createCache({ stores: [keyv] }),
+    close: async () => {
+      try {
+        await redis.disconnect(true);
+      } catch (error) {
+        logger.debug(`redis close: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    },
+  };
 }

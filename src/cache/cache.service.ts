@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
+import type { CacheStore } from './cache-store.factory';
 
 export const CACHE_STORE = Symbol('CACHE_STORE');
 /** A cache call slower than this counts as a miss: the database is the source of truth. */
@@ -17,7 +18,11 @@ export class CacheService implements OnModuleDestroy {
   private readonly logger = new Logger(CacheService.name);
   private lastErrorLogAt = 0;
 
-  constructor(@Inject(CACHE_STORE) private readonly cache: Cache) {}
+  private readonly cache: Cache;
+
+  constructor(@Inject(CACHE_STORE) private readonly store: CacheStore) {
+    this.cache = store.cache;
+  }
 
   async get<T>(key: string): Promise<T | undefined> {
     const value = await this.bounded('get', () => this.cache.get<T>(key));
@@ -61,7 +66,7 @@ export class CacheService implements OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
-    await this.bounded('disconnect', () => this.cache.disconnect());
+    await this.store.close();
   }
 
   private async bounded<T>(op: string, call: () => Promise<T>): Promise<T | typeof TIMED_OUT> {

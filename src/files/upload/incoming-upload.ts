@@ -119,6 +119,10 @@ export class IncomingUpload {
         values.push(value);
         this.fields.set(name, values);
       });
+      // busboy drops a second file part silently once `files` is reached; refuse it instead.
+      parser.on('filesLimit', () =>
+        fail(new InvalidRequestError("Only one 'file' part is allowed.", { param: 'file' })),
+      );
       parser.on('partsLimit', () => fail(new InvalidRequestError('Too many form parts.')));
       parser.on('fieldsLimit', () => fail(new InvalidRequestError('Too many form fields.')));
       parser.on('error', (error: Error) =>
@@ -163,7 +167,11 @@ export class IncomingUpload {
 function createParser(request: IncomingMessage, maxFileBytes: number): busboy.Busboy {
   return busboy({
     headers: request.headers,
-    limits: { fileSize: maxFileBytes, files: 1, fields: 64, parts: 80, fieldSize: 64 * 1024 },
+    // busboy flags a file as over the limit when it *reaches* `fileSize`, so a file of exactly
+    // the configured maximum needs one byte of headroom.
+    limits: { fileSize: maxFileBytes + 1, files: 1, fields: 64, parts: 80, fieldSize: 64 * 1024 },
     highWaterMark: 1024 * 1024,
+    // The SDKs send UTF-8 filenames in `filename="…"`; busboy's default for them is latin1.
+    defParamCharset: 'utf8',
   });
 }
