@@ -6,7 +6,6 @@ import {
 } from '@nestjs/common';
 import { CacheKeys } from '../cache/cache-keys';
 import { CacheService } from '../cache/cache.service';
-import type { Deployment } from '../config/deployment';
 import { ProviderRouterService } from '../provider-router/provider-router.service';
 import type { FileRecord } from './file-record';
 import { FilesRepository } from './files.repository';
@@ -53,12 +52,16 @@ export class FileSweeperService implements OnApplicationBootstrap, OnApplication
     await this.running?.catch(() => undefined);
   }
 
-  /** One pass; concurrent calls share it. */
-  sweep(staleSeconds = STALE_AFTER_SECONDS): Promise<SweepReport> {
-    this.running ??= this.pass(staleSeconds).finally(() => {
-      this.running = null;
+  /** One pass. Passes never overlap in one process: a call made during a pass runs after it. */
+  async sweep(staleSeconds = STALE_AFTER_SECONDS): Promise<SweepReport> {
+    while (this.running) {
+      await this.running.catch(() => undefined);
+    }
+    const pass = this.pass(staleSeconds).finally(() => {
+      if (this.running === pass) this.running = null;
     });
-    return this.running;
+    this.running = pass;
+    return pass;
   }
 
   private async sweepSafely(): Promise<void> {
@@ -102,7 +105,7 @@ export class FileSweeperService implements OnApplicationBootstrap, OnApplication
       }
       const ids = copy.providerFileId
         ? [copy.providerFileId]
-        : await this.findByTag(deployment, record.id);
+        : await this.router.findFiles(deployment, (name) => isCopyOf(name, record.id));
       const client = this.router.clientFor(deployment);
       const results = await Promise.allSettled(ids.map((id) => client.deleteFile(deployment, id)));
       if (results.every((r) => r.status === 'fulfilled')) {
@@ -112,19 +115,5 @@ export class FileSweeperService implements OnApplicationBootstrap, OnApplication
       }
     }
     return allGone;
-  }
-
-  /** Copies whose id we never learned: listed upstream and recognised by their filename tag. */
-  private async findByTag(deployment: Deployment, uploadId: string): Promise<string[]> {
-    const client = this.router.clientFor(deployment);
-    const found: string[] = [];
-    let after: string | null = null;
-    for (let page = 0; page < 100; page++) {
-      const result = await client.listFiles(deployment, after);
-      found.push(...result.data.filter((f) => isCopyOf(f.filename, uploadId)).map((f) => f.id));
-      if (!result.hasMore || result.data.length === 0) break;
-      after = result.data[result.data.length - 1].id;
-    }
-    return found;
   }
 }

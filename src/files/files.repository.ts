@@ -74,6 +74,7 @@ export class FilesRepository {
     id: string,
     bytes: number,
     copies: readonly FileCopyRecord[],
+    expiresAt: Date | null,
   ): Promise<FileRecord> {
     return this.dataSource.transaction(async (em) => {
       for (const copy of copies) {
@@ -85,7 +86,7 @@ export class FilesRepository {
           },
         );
       }
-      await em.update(ManagedFile, { id }, { status: 'ready', bytes });
+      await em.update(ManagedFile, { id }, { status: 'ready', bytes, expiresAt });
       return this.mustFind(em, id);
     });
   }

@@ -15,17 +15,18 @@ import type { Deployment } from '../config/deployment';
 import { InternalRef } from '../id-codec/internal-ref';
 import { ProviderError, type ProviderContent } from '../provider-router/provider-client';
 import { ProviderRouterService } from '../provider-router/provider-router.service';
-import type { PlacedCopy } from '../provider-router/upload-fan-out';
+import { copyOf, type PlacedCopy, type UnansweredCopy } from '../provider-router/upload-fan-out';
 import { isLive, type FileRecord } from './file-record';
 import { FilesRepository } from './files.repository';
 import {
   canStartEarly,
   parseCreateFileFields,
   type CreateFileFields,
+  type FormFields,
 } from './upload/create-file-fields';
 import { ClientAbortedError, IncomingUpload } from './upload/incoming-upload';
 import { SpoolFile } from './upload/spool-file';
-import { taggedFilename } from './upload/upload-tag';
+import { isCopyOf, taggedFilename } from './upload/upload-tag';
 
 /** Slack for multipart framing when judging a declared Content-Length against the file limit. */
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
@@ -99,8 +100,10 @@ export class FilesService {
     caller: Caller,
   ): Promise<FileObject> {
     const fileBegan = await upload.fileStarted;
-    if (!(fileBegan && canStartEarly(upload.formFields))) {
-      // Fields after the file (the Node SDK's order): the copies start once the body is in.
+    // With purpose and targets ahead of the file the copies start while the body still arrives;
+    // otherwise (the Node SDK puts the file first) they start once the body is in.
+    const startedEarly = fileBegan && canStartEarly(upload.formFields);
+    if (!startedEarly) {
       await upload.done;
     }
     const file = upload.file;
@@ -114,10 +117,6 @@ export class FilesService {
     const deployments = this.targetsFor(fields);
     const id = randomUUID();
     const createdAt = new Date();
-    const expiresAt =
-      fields.expiresAfterSeconds === null
-        ? null
-        : new Date(createdAt.getTime() + fields.expiresAfterSeconds * 1000);
     await this.files.insertPending({
       id,
       ownerUserId: caller.userId,
@@ -125,7 +124,7 @@ export class FilesService {
       purpose: fields.purpose,
       filename: file.filename,
       mimeType: file.mimeType,
-      expiresAt,
+      expiresAt: expiryFrom(createdAt, fields.expiresAfterSeconds),
       deploymentIds: deployments.map((d) => d.id),
     });
     const heartbeat = setInterval(() => {
@@ -135,7 +134,7 @@ export class FilesService {
     }, HEARTBEAT_MS);
     heartbeat.unref();
     try {
-      const fanOut = this.router.uploadToAll(
+      const result = await this.router.uploadToAll(
         deployments,
         () => ({
           purpose: fields.purpose,
@@ -146,23 +145,26 @@ export class FilesService {
         }),
         upload.signal,
       );
-      const result = await fanOut;
-      const bodyError = await upload.done.then(
-        () => null,
-        (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
-      );
-      if (bodyError) {
-        await this.abandon(id, result.ok ? result.copies : result.leftOver);
-        throw bodyError;
+      const placed = result.ok ? result.copies : result.leftOver;
+      let final: CreateFileFields;
+      try {
+        await upload.done;
+        // Fields that came after the file are known only now.
+        final = startedEarly ? this.lateFields(upload.formFields, fields, deployments) : fields;
+      } catch (error) {
+        await this.abandon(id, placed, result.unanswered);
+        throw error;
       }
       if (!result.ok) {
-        await this.abandon(id, result.leftOver);
+        await this.abandon(id, placed, result.unanswered);
         throw this.fanOutError(result.failedDeployment, result.error);
       }
+      await this.removeDuplicates(id, result.copies, result.unanswered);
       const record = await this.files.markReady(
         id,
         spool.size,
         result.copies.map((c) => ({ deploymentId: c.deployment.id, providerFileId: c.file.id })),
+        earliestExpiry(expiryFrom(createdAt, final.expiresAfterSeconds), result.copies),
       );
       this.logger.log(
         `file ${id}: ${spool.size} bytes copied to ${result.copies.length} deployment(s) for ${caller.userId}`,
@@ -175,6 +177,70 @@ export class FilesService {
       throw error;
     } finally {
       clearInterval(heartbeat);
+    }
+  }
+
+  /**
+   * The fields once the whole body is in, for an upload whose copies started at the file part.
+   * Fields that arrive late may set the expiry; they may not change where the copies went.
+   */
+  private lateFields(
+    form: FormFields,
+    started: CreateFileFields,
+    deployments: readonly Deployment[],
+  ): CreateFileFields {
+    const final = parseCreateFileFields(form);
+    if (final.purpose !== started.purpose) {
+      throw new InvalidRequestError(
+        "'purpose' was sent twice with different values; send it once, before the file.",
+        { param: 'purpose', code: 'invalid_value' },
+      );
+    }
+    const targets = this.targetsFor(final).map((d) => d.id);
+    if (targets.join() !== deployments.map((d) => d.id).join()) {
+      throw new InvalidRequestError(
+        "'target_model_names' changed after the file part; send all target models before the file.",
+        { param: 'target_model_names', code: 'invalid_value' },
+      );
+    }
+    return final;
+  }
+
+  /**
+   * A deployment whose first attempt went unanswered may hold a second copy beside the one
+   * kept (the first attempt's, stored after all): found by the upload's tag and deleted now.
+   */
+  private async removeDuplicates(
+    id: string,
+    copies: readonly PlacedCopy[],
+    unanswered: readonly UnansweredCopy[],
+  ): Promise<void> {
+    await Promise.all(
+      unanswered.map(async ({ deployment }) => {
+        const kept = copies.find((c) => c.deployment.id === deployment.id)?.file.id ?? null;
+        if (!(await this.removeTagged(id, deployment, kept))) {
+          this.logger.warn(`file ${id}: a duplicate copy on ${deployment.id} may remain`);
+        }
+      }),
+    );
+  }
+
+  /** Deletes the copies of upload `id` found on a deployment by tag, but `keep`. False if unsure. */
+  private async removeTagged(
+    id: string,
+    deployment: Deployment,
+    keep: string | null,
+  ): Promise<boolean> {
+    try {
+      const found = await this.router.findFiles(deployment, (name) => isCopyOf(name, id));
+      const extra = found.filter((fileId) => fileId !== keep);
+      const failed = await this.router.deleteCopies(extra.map((f) => copyOf(deployment, f)));
+      return failed.length === 0;
+    } catch (error) {
+      this.logger.warn(
+        `file ${id}: searching ${deployment.id} failed: ${(error as Error).message}`,
+      );
+      return false;
     }
   }
 
@@ -269,20 +335,7 @@ export class FilesService {
     return record.copies
       .flatMap((copy) => {
         const deployment = this.router.deployment(copy.deploymentId);
-        return deployment && copy.providerFileId
-          ? [
-              {
-                deployment,
-                file: {
-                  id: copy.providerFileId,
-                  filename: '',
-                  purpose: '',
-                  bytes: null,
-                  createdAt: 0,
-                },
-              },
-            ]
-          : [];
+        return deployment && copy.providerFileId ? [copyOf(deployment, copy.providerFileId)] : [];
       })
       .sort((a, b) => (order.get(a.deployment.id) ?? 0) - (order.get(b.deployment.id) ?? 0));
   }
@@ -299,17 +352,34 @@ export class FilesService {
     return this.router.resolveTargets(names, 'target_model_names');
   }
 
-  /** Drops a failed upload: copies still upstream stay recorded (hidden) for the sweeper. */
-  private async abandon(id: string, leftOver: readonly PlacedCopy[]): Promise<void> {
-    const stillThere = leftOver.length === 0 ? [] : await this.router.deleteCopies(leftOver);
+  /**
+   * Drops a failed upload. Copies that could not be deleted, and deployments that never answered
+   * and may still store a copy whose id we never saw, stay recorded under the hidden record: the
+   * sweeper finds the latter by the upload's tag once they have had time to land.
+   */
+  private async abandon(
+    id: string,
+    placed: readonly PlacedCopy[],
+    unanswered: readonly UnansweredCopy[],
+  ): Promise<void> {
+    const unsure = new Set(unanswered.map((u) => u.deployment.id));
+    const [undeleted, searched] = await Promise.all([
+      placed.length === 0 ? [] : this.router.deleteCopies(placed),
+      Promise.all(unanswered.map((u) => this.removeTagged(id, u.deployment, null))),
+    ]);
+    const remaining = [
+      ...undeleted
+        .filter((c) => !unsure.has(c.deployment.id))
+        .map((c) => ({ deploymentId: c.deployment.id, providerFileId: c.file.id })),
+      ...unanswered
+        .filter((u, i) => u.mayStillLand || !searched[i])
+        .map((u) => ({ deploymentId: u.deployment.id, providerFileId: null })),
+    ];
     try {
-      if (stillThere.length === 0) {
+      if (remaining.length === 0) {
         await this.files.delete(id);
       } else {
-        await this.files.markDeleting(
-          id,
-          stillThere.map((c) => ({ deploymentId: c.deployment.id, providerFileId: c.file.id })),
-        );
+        await this.files.markDeleting(id, remaining);
       }
     } catch (error) {
       // The pending row stays; its heartbeat stops, and the sweeper finishes the job.
@@ -356,6 +426,24 @@ export class FilesService {
       `${prefix}: ${error instanceof Error ? error.message : 'unknown error'}`,
     );
   }
+}
+
+function expiryFrom(createdAt: Date, seconds: number | null): Date | null {
+  return seconds === null ? null : new Date(createdAt.getTime() + seconds * 1000);
+}
+
+/**
+ * The file expires no later than its first copy does (OpenAI drops batch files after 30 days
+ * by default; Azure copies always carry an expiry), so a live id never points at nothing.
+ */
+function earliestExpiry(requested: Date | null, copies: readonly PlacedCopy[]): Date | null {
+  let earliest = requested?.getTime() ?? Infinity;
+  for (const copy of copies) {
+    if (copy.file.expiresAt !== null) {
+      earliest = Math.min(earliest, copy.file.expiresAt * 1000);
+    }
+  }
+  return Number.isFinite(earliest) ? new Date(earliest) : null;
 }
 
 function toFileObject(record: FileRecord): FileObject {

@@ -11,6 +11,8 @@ export interface MultipartFilePart {
 export interface StreamingMultipart {
   readonly contentType: string;
   readonly body: Readable;
+  /** True once the last byte of the body has been handed to the transport. */
+  readonly complete: () => boolean;
 }
 
 /**
@@ -22,6 +24,7 @@ export function streamingMultipart(
   file: MultipartFilePart,
 ): StreamingMultipart {
   const boundary = `mfg-${randomBytes(16).toString('hex')}`;
+  let complete = false;
   async function* parts(): AsyncGenerator<Buffer> {
     for (const [name, value] of fields) {
       yield Buffer.from(
@@ -35,11 +38,13 @@ export function streamingMultipart(
     for await (const chunk of file.body) {
       yield chunk as Buffer;
     }
+    complete = true;
     yield Buffer.from(`\r\n--${boundary}--\r\n`);
   }
   return {
     contentType: `multipart/form-data; boundary=${boundary}`,
     body: Readable.from(parts(), { objectMode: false }),
+    complete: () => complete,
   };
 }
 

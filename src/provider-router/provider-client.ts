@@ -19,6 +19,8 @@ export interface ProviderFile {
   readonly purpose: string;
   readonly bytes: number | null;
   readonly createdAt: number;
+  /** Unix seconds when the upstream will drop the copy; null when it did not say. */
+  readonly expiresAt: number | null;
 }
 
 export interface ProviderFilePage {
@@ -64,6 +66,11 @@ export class ProviderError extends Error {
     readonly status: number | null,
     readonly code: string | null,
     readonly timedOut = false,
+    /**
+     * For an upload: false only when the request body was certainly not sent whole, so the
+     * upstream cannot have stored the file. Unknown counts as sent.
+     */
+    readonly requestComplete = true,
   ) {
     super(message);
     this.name = 'ProviderError';
@@ -72,6 +79,11 @@ export class ProviderError extends Error {
   /** Worth one more try: no answer, a timeout, a 429 or a 5xx. A 4xx would fail the same way. */
   get retryable(): boolean {
     return this.status === null || this.status === 408 || this.status === 429 || this.status >= 500;
+  }
+
+  /** No answer came back after the whole request went out: the upstream may have acted on it. */
+  get outcomeUnknown(): boolean {
+    return this.status === null && this.requestComplete;
   }
 
   get notFound(): boolean {

@@ -16,6 +16,9 @@ import {
   type PlacedCopy,
 } from './upload-fan-out';
 
+/** Upper bound on pages read when searching a deployment's files (10 000 files a page). */
+const MAX_LIST_PAGES = 100;
+
 /**
  * The registry of deployments (by public model name and by id) and the one door to upstreams:
  * it picks each target model's deployments and fans uploads out to them.
@@ -90,6 +93,26 @@ export class ProviderRouterService {
   /** Deletes copies concurrently (a copy already gone counts as deleted); returns those that failed. */
   deleteCopies(copies: readonly PlacedCopy[]): Promise<PlacedCopy[]> {
     return deleteAll(copies, this.targets(copies.map((c) => c.deployment)));
+  }
+
+  /**
+   * Ids of the files on a deployment whose upstream filename matches: how copies whose id we
+   * never saw are found. Pages through the deployment's file list (bounded).
+   */
+  async findFiles(
+    deployment: Deployment,
+    matches: (filename: string) => boolean,
+  ): Promise<string[]> {
+    const client = this.clientFor(deployment);
+    const found: string[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < MAX_LIST_PAGES; page++) {
+      const result = await client.listFiles(deployment, after);
+      found.push(...result.data.filter((f) => matches(f.filename)).map((f) => f.id));
+      if (!result.hasMore || result.data.length === 0) break;
+      after = result.data[result.data.length - 1].id;
+    }
+    return found;
   }
 
   private targets(deployments: readonly Deployment[]): CopyTarget[] {

@@ -16,16 +16,35 @@ export interface PlacedCopy {
   readonly file: ProviderFile;
 }
 
+/**
+ * Deployments where an attempt ended without an answer (connection lost, timeout, aborted): the
+ * upstream may have stored a copy whose id we never saw. On success these may hold a duplicate
+ * beside the copy kept; on failure, a copy. Either way they must be searched by the upload's tag.
+ */
+interface Unanswered {
+  readonly unanswered: readonly UnansweredCopy[];
+}
+
+export interface UnansweredCopy {
+  readonly deployment: Deployment;
+  /**
+   * True when we stopped waiting (timeout, abort) while the upstream may still be working on
+   * the request: a search right now can miss a copy stored a moment later. False when the
+   * upstream closed the connection itself: whatever it stored is already there.
+   */
+  readonly mayStillLand: boolean;
+}
+
 export type FanOutResult =
-  | { readonly ok: true; readonly copies: readonly PlacedCopy[] }
-  | {
+  | ({ readonly ok: true; readonly copies: readonly PlacedCopy[] } & Unanswered)
+  | ({
       readonly ok: false;
       /** The first deployment that failed for good, and why. */
       readonly failedDeployment: Deployment | null;
       readonly error: Error;
       /** Copies that succeeded but could not be removed again: someone must retry later. */
       readonly leftOver: readonly PlacedCopy[];
-    };
+    } & Unanswered);
 
 /**
  * All or nothing: every target gets a copy concurrently; a copy that fails is tried once more
@@ -43,6 +62,7 @@ export async function uploadToAll(
   const onOuterAbort = (): void => abort.abort(signal.reason);
   signal.addEventListener('abort', onOuterAbort, { once: true });
   let firstFailure: { deployment: Deployment | null; error: Error } | null = null;
+  const unanswered = new Map<Deployment, UnansweredCopy>();
 
   const attempts = targets.map(async ({ deployment, client }): Promise<PlacedCopy> => {
     for (let attempt = 1; ; attempt++) {
@@ -50,6 +70,14 @@ export async function uploadToAll(
         const file = await client.uploadFile(deployment, upload(deployment), abort.signal);
         return { deployment, file };
       } catch (error) {
+        if (!(error instanceof ProviderError) || error.outcomeUnknown) {
+          const mayStillLand =
+            !(error instanceof ProviderError) || error.timedOut || error.code === 'aborted';
+          unanswered.set(deployment, {
+            deployment,
+            mayStillLand: mayStillLand || unanswered.get(deployment)?.mayStillLand === true,
+          });
+        }
         const retry =
           attempt < maxAttempts &&
           !abort.signal.aborted &&
@@ -73,10 +101,31 @@ export async function uploadToAll(
   const placed = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failure = firstFailure as { deployment: Deployment | null; error: Error } | null;
   if (!failure) {
-    return { ok: true, copies: placed };
+    return { ok: true, copies: placed, unanswered: [...unanswered.values()] };
   }
   const leftOver = await deleteAll(placed, targets);
-  return { ok: false, failedDeployment: failure.deployment, error: failure.error, leftOver };
+  return {
+    ok: false,
+    failedDeployment: failure.deployment,
+    error: failure.error,
+    leftOver,
+    unanswered: [...unanswered.values()],
+  };
+}
+
+/** A copy known only by its provider id (from the store, or found upstream by its tag). */
+export function copyOf(deployment: Deployment, providerFileId: string): PlacedCopy {
+  return {
+    deployment,
+    file: {
+      id: providerFileId,
+      filename: '',
+      purpose: '',
+      bytes: null,
+      createdAt: 0,
+      expiresAt: null,
+    },
+  };
 }
 
 /** Deletes copies concurrently; returns the ones that could not be deleted. */

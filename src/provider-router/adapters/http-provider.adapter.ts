@@ -58,11 +58,30 @@ export abstract class HttpProviderAdapter implements ProviderClient {
       contentType: upload.mimeType,
       body: upload.openBody(),
     });
-    const body = await this.call(deployment, 'POST', this.url(deployment, '/files'), {
-      headers: { 'content-type': multipart.contentType },
-      body: multipart.body,
-      signal,
-    });
+    let body: unknown;
+    try {
+      body = await this.call(deployment, 'POST', this.url(deployment, '/files'), {
+        headers: { 'content-type': multipart.contentType },
+        body: multipart.body,
+        signal,
+      });
+    } catch (error) {
+      // undici rejects an aborted call with the signal's reason, which may itself be another
+      // deployment's ProviderError: that status is not this upstream's answer.
+      const aborted = signal?.aborted === true && error === signal.reason;
+      if (error instanceof ProviderError && error.status !== null && !aborted) {
+        throw error;
+      }
+      const cause = error instanceof ProviderError && !aborted ? error : null;
+      // Whether the whole body went out tells if the upstream may have stored the file.
+      throw new ProviderError(
+        cause?.message ?? 'aborted before the upstream answered',
+        null,
+        cause?.code ?? 'aborted',
+        cause?.timedOut ?? false,
+        multipart.complete(),
+      );
+    }
     return toProviderFile(body);
   }
 
@@ -229,5 +248,6 @@ function toProviderFile(value: unknown): ProviderFile {
     purpose: typeof record.purpose === 'string' ? record.purpose : '',
     bytes: typeof record.bytes === 'number' ? record.bytes : null,
     createdAt: typeof record.created_at === 'number' ? record.created_at : 0,
+    expiresAt: typeof record.expires_at === 'number' ? record.expires_at : null,
   };
 }
