@@ -138,6 +138,10 @@ function resolveEnvRefs(node: unknown, env: Env, path: string, problems: string[
   return node;
 }
 
+function pathOf(problem: string): string {
+  return problem.slice(0, problem.indexOf(': '));
+}
+
 function validateConfigFile(raw: unknown, problems: string[]): GatewayConfigFile | undefined {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     problems.push('config: the file must be a YAML mapping with a model_list');
@@ -145,7 +149,9 @@ function validateConfigFile(raw: unknown, problems: string[]): GatewayConfigFile
   }
   const file = plainToInstance(GatewayConfigFile, raw);
   const errors = flattenValidationErrors(validateSync(file), '');
-  problems.push(...errors);
+  // A key whose environment variable is unset is already reported; its emptiness is not news.
+  const reported = new Set(problems.map(pathOf));
+  problems.push(...errors.filter((e) => !reported.has(pathOf(e))));
   return errors.length === 0 ? file : undefined;
 }
 

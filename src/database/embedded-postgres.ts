@@ -20,7 +20,11 @@ export async function openEmbeddedPostgres(dataDir: string): Promise<EmbeddedPos
   try {
     const dir = join(dataDir, 'pgdata');
     mkdirSync(dir, { recursive: true });
-    const pglite = await PGlite.create(dir);
+    const pglite = await PGlite.create(dir, {
+      // PGlite's default 128 MB of shared buffers sits in the gateway's own heap; the tables here
+      // are small metadata, and 16 MB cuts resident memory by ~130 MB (measured, BENCHMARKS.md).
+      postgresqlconf: ['shared_buffers=16MB', 'wal_buffers=1MB'],
+    });
     const config = createPgConfig(pglite);
     return {
       poolOptions: { ...config, max: 1, idleTimeoutMillis: 0 },

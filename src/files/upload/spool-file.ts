@@ -5,6 +5,11 @@ import { randomUUID } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 
 const READ_CHUNK_BYTES = 1024 * 1024;
+/**
+ * A reader that has caught up with the writer waits for this much before reading again, so
+ * copies that follow a live upload do not degrade into many tiny reads and allocations.
+ */
+const FOLLOW_MIN_BYTES = 256 * 1024;
 
 /**
  * The upload's bytes on disk, readable while they are still being written. Each upstream copy
@@ -87,7 +92,8 @@ export class SpoolFile {
             stream.destroy(this.failure);
             return;
           }
-          if (offset < this.written) {
+          const available = this.written - offset;
+          if (available > 0 && (this.ended || available >= FOLLOW_MIN_BYTES)) {
             const length = Math.min(Math.max(size, READ_CHUNK_BYTES), this.written - offset);
             const buffer = Buffer.allocUnsafe(length);
             this.handle.read(buffer, 0, length, offset).then(
@@ -100,6 +106,7 @@ export class SpoolFile {
             return;
           }
           if (this.ended) {
+            // offset === written here: everything has been read.
             stream.push(null);
             return;
           }

@@ -1,0 +1,38 @@
+# syntax=docker/dockerfile:1
+# Multi-stage build: compile with dev dependencies, run with production dependencies only, as
+# the unprivileged `node` user. Node 24 is an LTS line (supported to April 2028); the service
+# also runs on Node >= 20.19. Override with --build-arg NODE_IMAGE=node:<version>-bookworm-slim.
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY nest-cli.json tsconfig.json ./
+COPY src ./src
+RUN npm run build
+
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    PORT=4000 \
+    DATA_DIR=/data
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+# DATA_DIR holds the embedded database and the generated id-signing secret when DATABASE_URL
+# and ID_SIGNING_SECRET are not set; mount a volume there to keep them.
+RUN mkdir -p /data && chown node:node /data
+USER node
+VOLUME ["/data"]
+EXPOSE 4000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 4000) + '/health/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# Migrations run at start-up (TypeORM migrationsRun), the same ones on embedded and external
+# PostgreSQL. Mount the gateway config and point CONFIG_PATH at it (see config/example.yaml).
+CMD ["node", "dist/main.js"]
