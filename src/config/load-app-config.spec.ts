@@ -107,6 +107,16 @@ gateway:
     );
   });
 
+  it('should report each unset environment variable once, not also as an empty key', () => {
+    const problems = problemsOf(() =>
+      loadAppConfig({ CONFIG_PATH: writeConfig(VALID), ID_SIGNING_SECRET: 's'.repeat(32) }),
+    );
+    expect(problems).toEqual([
+      'model_list[0].litellm_params.api_key: environment variable OPENAI_KEY is not set',
+      'gateway.api_keys[0].key: environment variable ALICE_KEY is not set',
+    ]);
+  });
+
   it('should name the env key that is wrong', () => {
     const problems = problemsOf(() =>
       loadAppConfig({

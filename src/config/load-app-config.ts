@@ -73,7 +73,7 @@ export function loadAppConfig(env: Env): AppConfig {
     );
   }
   if (problems.length > 0) {
-    throw new ConfigError(problems);
+    throw new ConfigError(withoutEchoes(problems));
   }
   return {
     port: vars.PORT ?? 4000,
@@ -114,13 +114,15 @@ function readConfigFile(path: string, problems: string[]): unknown {
   }
 }
 
+const UNSET = ' is not set';
+
 /** Replaces `os.environ/NAME` strings anywhere in the tree, as LiteLLM does. */
 function resolveEnvRefs(node: unknown, env: Env, path: string, problems: string[]): unknown {
   if (typeof node === 'string' && node.startsWith(ENV_REF)) {
     const name = node.slice(ENV_REF.length);
     const value = env[name];
     if (value === undefined || value === '') {
-      problems.push(`${path || '<root>'}: environment variable ${name} is not set`);
+      problems.push(`${path || '<root>'}: environment variable ${name}${UNSET}`);
     }
     return value;
   }
@@ -138,6 +140,12 @@ function resolveEnvRefs(node: unknown, env: Env, path: string, problems: string[
   return node;
 }
 
+/** A key whose environment variable is unset is reported once: its emptiness is not news. */
+function withoutEchoes(problems: readonly string[]): string[] {
+  const unset = new Set(problems.filter((p) => p.includes(UNSET)).map(pathOf));
+  return problems.filter((p) => p.includes(UNSET) || !unset.has(pathOf(p)));
+}
+
 function pathOf(problem: string): string {
   return problem.slice(0, problem.indexOf(': '));
 }
@@ -149,9 +157,7 @@ function validateConfigFile(raw: unknown, problems: string[]): GatewayConfigFile
   }
   const file = plainToInstance(GatewayConfigFile, raw);
   const errors = flattenValidationErrors(validateSync(file), '');
-  // A key whose environment variable is unset is already reported; its emptiness is not news.
-  const reported = new Set(problems.map(pathOf));
-  problems.push(...errors.filter((e) => !reported.has(pathOf(e))));
+  problems.push(...errors);
   return errors.length === 0 ? file : undefined;
 }
 
