@@ -5,7 +5,7 @@ import type { FileStore } from './file-store';
 import { badRequest, errorBody, notFound } from './http-errors';
 import { isRecord, nowSeconds, optionalString, requiredString } from './http-io';
 import { newBatchId, newFileId, newRequestId, randomAlphanumeric } from './ids';
-import { pageAfter, stepsElapsed, stepStart } from './lifecycle';
+import { stepsElapsed, stepStart, TimedEngine } from './lifecycle';
 import type { Dialect } from './types';
 
 type BatchStatus =
@@ -62,15 +62,15 @@ const DONE_STEP = 3;
  * timestamps on every read. Completion runs the input file's lines through the chat/responses
  * echo and stores the output (and error) JSONL as new files.
  */
-export class BatchEngine {
-  private readonly batches = new Map<string, BatchRecord>();
-
+export class BatchEngine extends TimedEngine<BatchRecord> {
   constructor(
     private readonly store: FileStore,
     private readonly dialect: Dialect,
     private readonly simName: string,
-    private readonly stepMs: number,
-  ) {}
+    stepMs: number,
+  ) {
+    super(stepMs, DONE_STEP, 'Batch');
+  }
 
   create(body: Record<string, unknown>, deployment: string | undefined): Record<string, unknown> {
     const inputFileId = requiredString(body, 'input_file_id');
@@ -95,27 +95,16 @@ export class BatchEngine {
       outcome: null,
       finishing: null,
     };
-    this.batches.set(record.id, record);
-    return this.render(record, Date.now());
-  }
-
-  async retrieve(id: string): Promise<Record<string, unknown>> {
-    const record = this.require(id);
-    await this.refresh(record);
-    return this.render(record, Date.now());
+    return this.add(record);
   }
 
   async list(after: string | undefined, limit: number): Promise<Record<string, unknown>> {
-    await this.refreshAll();
-    const now = Date.now();
-    const newestFirst = [...this.batches.values()].reverse();
-    const page = pageAfter(newestFirst, after, limit);
-    const data = page.data.map((record) => this.render(record, now));
+    const page = await this.page(after, limit);
     return {
       object: 'list',
-      data,
-      first_id: page.data[0]?.id ?? null,
-      last_id: page.data.at(-1)?.id ?? null,
+      data: page.data,
+      first_id: page.records[0]?.id ?? null,
+      last_id: page.records.at(-1)?.id ?? null,
       has_more: page.hasMore,
     };
   }
@@ -132,29 +121,12 @@ export class BatchEngine {
     return this.render(record, now);
   }
 
-  /** Brings every batch up to date (listing files must show outputs of finished batches). */
-  async refreshAll(): Promise<void> {
-    await Promise.all([...this.batches.values()].map((record) => this.refresh(record)));
+  protected stopped(record: BatchRecord): boolean {
+    return record.cancelRequestedMs !== null;
   }
 
-  reset(): void {
-    this.batches.clear();
-  }
-
-  private require(id: string): BatchRecord {
-    const record = this.batches.get(id);
-    if (!record) throw notFound('Batch', id);
-    return record;
-  }
-
-  private async refresh(record: BatchRecord): Promise<void> {
-    if (record.outcome || record.cancelRequestedMs !== null) return;
-    if (stepsElapsed(record.createdMs, this.stepMs, Date.now()) < DONE_STEP) return;
-    record.finishing ??= this.finish(record).catch((error: unknown) => {
-      const reason = error instanceof Error ? error.message : String(error);
-      record.outcome = failedOutcome('processing_error', `Batch processing failed: ${reason}`);
-    });
-    await record.finishing;
+  protected failed(record: BatchRecord, reason: string): void {
+    record.outcome = failedOutcome('processing_error', `Batch processing failed: ${reason}`);
   }
 
   private statusAt(record: BatchRecord, now: number): BatchStatus {
@@ -168,7 +140,7 @@ export class BatchEngine {
     return 'validating';
   }
 
-  private render(record: BatchRecord, now: number): Record<string, unknown> {
+  protected render(record: BatchRecord, now: number): Record<string, unknown> {
     const status = this.statusAt(record, now);
     // Progress stops where a cancel caught the batch.
     const progressedTo = record.cancelRequestedMs ?? now;
@@ -214,7 +186,7 @@ export class BatchEngine {
     };
   }
 
-  private async finish(record: BatchRecord): Promise<void> {
+  protected async finish(record: BatchRecord): Promise<void> {
     const input = this.store.get(record.inputFileId);
     if (!input || !input.contentPath) {
       const reason = input ? 'its content was not retained' : 'it was deleted';
@@ -241,7 +213,7 @@ export class BatchEngine {
         : null;
     const store = async (kind: string, lines: string[]): Promise<string | null> => {
       // A reset while the lines were read forgets this batch: do not leave its files behind.
-      if (lines.length === 0 || this.batches.get(record.id) !== record) return null;
+      if (lines.length === 0 || !this.isCurrent(record)) return null;
       const file = await this.store.addGenerated(
         newFileId(this.dialect),
         `${record.id}_${kind}.jsonl`,

@@ -2,7 +2,7 @@ import type { FileStore } from './file-store';
 import { badRequest, notFound } from './http-errors';
 import { isRecord, nowSeconds, optionalString, requiredString } from './http-io';
 import { newFileId, newJobId } from './ids';
-import { pageAfter, stepsElapsed, stepStart } from './lifecycle';
+import { stepsElapsed, stepStart, TimedEngine } from './lifecycle';
 import type { Dialect } from './types';
 
 type JobStatus = 'validating_files' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
@@ -48,15 +48,15 @@ const RESOLVED_HYPERPARAMETERS = { batch_size: 1, learning_rate_multiplier: 1.8,
  * from timestamps on read. Success writes a small metrics CSV as the job's result file.
  * Both dialects use the OpenAI job shape (keeping Azure's older status names buys nothing here).
  */
-export class FineTuningEngine {
-  private readonly jobs = new Map<string, JobRecord>();
-
+export class FineTuningEngine extends TimedEngine<JobRecord> {
   constructor(
     private readonly store: FileStore,
     private readonly dialect: Dialect,
     private readonly simName: string,
-    private readonly stepMs: number,
-  ) {}
+    stepMs: number,
+  ) {
+    super(stepMs, DONE_STEP, 'FineTuningJob');
+  }
 
   create(body: Record<string, unknown>): Record<string, unknown> {
     const model = requiredString(body, 'model');
@@ -99,25 +99,12 @@ export class FineTuningEngine {
       outcome: null,
       finishing: null,
     };
-    this.jobs.set(record.id, record);
-    return this.render(record, Date.now());
-  }
-
-  async retrieve(id: string): Promise<Record<string, unknown>> {
-    const record = this.require(id);
-    await this.refresh(record);
-    return this.render(record, Date.now());
+    return this.add(record);
   }
 
   async list(after: string | undefined, limit: number): Promise<Record<string, unknown>> {
-    await this.refreshAll();
-    const now = Date.now();
-    const page = pageAfter([...this.jobs.values()].reverse(), after, limit);
-    return {
-      object: 'list',
-      data: page.data.map((record) => this.render(record, now)),
-      has_more: page.hasMore,
-    };
+    const page = await this.page(after, limit);
+    return { object: 'list', data: page.data, has_more: page.hasMore };
   }
 
   /** OpenAI cancels immediately ("Immediately cancel a fine-tune job"). */
@@ -133,28 +120,12 @@ export class FineTuningEngine {
     return this.render(record, now);
   }
 
-  async refreshAll(): Promise<void> {
-    await Promise.all([...this.jobs.values()].map((record) => this.refresh(record)));
+  protected stopped(record: JobRecord): boolean {
+    return record.cancelledMs !== null;
   }
 
-  reset(): void {
-    this.jobs.clear();
-  }
-
-  private require(id: string): JobRecord {
-    const record = this.jobs.get(id);
-    if (!record) throw notFound('FineTuningJob', id);
-    return record;
-  }
-
-  private async refresh(record: JobRecord): Promise<void> {
-    if (record.outcome || record.cancelledMs !== null) return;
-    if (stepsElapsed(record.createdMs, this.stepMs, Date.now()) < DONE_STEP) return;
-    record.finishing ??= this.finish(record).catch((error: unknown) => {
-      const reason = error instanceof Error ? error.message : String(error);
-      record.outcome = failed('processing_error', `Training failed: ${reason}`, null);
-    });
-    await record.finishing;
+  protected failed(record: JobRecord, reason: string): void {
+    record.outcome = failed('processing_error', `Training failed: ${reason}`, null);
   }
 
   private statusAt(record: JobRecord, now: number): JobStatus {
@@ -166,7 +137,7 @@ export class FineTuningEngine {
     return 'validating_files';
   }
 
-  private render(record: JobRecord, now: number): Record<string, unknown> {
+  protected render(record: JobRecord, now: number): Record<string, unknown> {
     const status = this.statusAt(record, now);
     const outcome = record.outcome;
     const hyperparameters =
@@ -206,7 +177,7 @@ export class FineTuningEngine {
     return `ft:${record.model}:sim:${record.suffix ?? this.simName}:${shortId}`;
   }
 
-  private async finish(record: JobRecord): Promise<void> {
+  protected async finish(record: JobRecord): Promise<void> {
     const training = this.store.get(record.trainingFile);
     if (!training || !training.contentPath) {
       const reason = training ? 'its content was not retained' : 'it was deleted';
@@ -227,7 +198,7 @@ export class FineTuningEngine {
         ),
       )
       .join('\n');
-    if (this.jobs.get(record.id) !== record) return;
+    if (!this.isCurrent(record)) return;
     const result = await this.store.addGenerated(
       newFileId(this.dialect),
       'step_metrics.csv',
