@@ -90,7 +90,7 @@ export class FilesController {
   @Get(':file_id')
   @UseGuards(FileAccessGuard)
   @ApiOperation({ summary: 'Retrieve a file object', operationId: 'retrieveFile' })
-  @ApiParam({ name: 'file_id' })
+  @ApiParam({ name: 'file_id', type: String, description: 'A unified file id (file-…)' })
   @ApiOkResponse({ type: FileObjectDto })
   @ApiErrorResponses(403, 404)
   retrieve(@AccessedFile() file: FileRecord): FileObject {
@@ -103,7 +103,7 @@ export class FilesController {
     summary: 'Stream the file content from the first deployment that answers',
     operationId: 'downloadFile',
   })
-  @ApiParam({ name: 'file_id' })
+  @ApiParam({ name: 'file_id', type: String, description: 'A unified file id (file-…)' })
   @ApiProduces('application/octet-stream')
   @ApiOkResponse({ schema: { type: 'string', format: 'binary' } })
   @ApiErrorResponses(403, 404, 502, 504)
@@ -130,7 +130,7 @@ export class FilesController {
   @Delete(':file_id')
   @UseGuards(FileAccessGuard)
   @ApiOperation({ summary: 'Delete a file and every copy of it', operationId: 'deleteFile' })
-  @ApiParam({ name: 'file_id' })
+  @ApiParam({ name: 'file_id', type: String, description: 'A unified file id (file-…)' })
   @ApiOkResponse({ type: DeleteFileResponseDto })
   @ApiErrorResponses(403, 404)
   async delete(

@@ -60,6 +60,16 @@ export async function uploadToAll(
 ): Promise<FanOutResult> {
   const abort = new AbortController();
   const onOuterAbort = (): void => abort.abort(signal.reason);
+  if (signal.aborted) {
+    // Nothing started; an already-aborted signal would never fire 'abort' either.
+    return {
+      ok: false,
+      failedDeployment: null,
+      error: abortReason(signal),
+      leftOver: [],
+      unanswered: [],
+    };
+  }
   signal.addEventListener('abort', onOuterAbort, { once: true });
   let firstFailure: { deployment: Deployment | null; error: Error } | null = null;
   const unanswered = new Map<Deployment, UnansweredCopy>();

@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiProperty, ApiResponse } from '@nestjs/swagger';
+import { ApiExtraModels, ApiProperty, ApiResponse, getSchemaPath } from '@nestjs/swagger';
 
 class ErrorDetailDto {
   @ApiProperty()
@@ -31,11 +31,19 @@ const DESCRIPTIONS: Readonly<Record<number, string>> = {
   504: 'An upstream deployment timed out',
 };
 
-/** Documents the error statuses a route can answer, all with the shared envelope. */
+/**
+ * Documents the error statuses a route can answer, all with the shared envelope. The media type
+ * is explicit: a route that streams content (`@ApiProduces`) still answers errors as JSON.
+ */
 export function ApiErrorResponses(...statuses: number[]): MethodDecorator & ClassDecorator {
   return applyDecorators(
+    ApiExtraModels(ErrorResponseDto),
     ...statuses.map((status) =>
-      ApiResponse({ status, description: DESCRIPTIONS[status] ?? 'Error', type: ErrorResponseDto }),
+      ApiResponse({
+        status,
+        description: DESCRIPTIONS[status] ?? 'Error',
+        content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorResponseDto) } } },
+      }),
     ),
   );
 }

@@ -8,19 +8,35 @@ export class FileObjectDto {
   @ApiProperty({ enum: ['file'] })
   object!: 'file';
 
-  @ApiProperty({ description: 'Size of the file in bytes.' })
+  @ApiProperty({ type: 'integer', description: 'Size of the file in bytes.' })
   bytes!: number;
 
-  @ApiProperty({ description: 'Unix time (seconds) the file was created.' })
+  @ApiProperty({ type: 'integer', description: 'Unix time (seconds) the file was created.' })
   created_at!: number;
 
-  @ApiPropertyOptional({ description: 'Unix time (seconds) the file expires.' })
+  @ApiPropertyOptional({ type: 'integer', description: 'Unix time (seconds) the file expires.' })
   expires_at?: number;
 
   @ApiProperty()
   filename!: string;
 
-  @ApiProperty({ enum: ['assistants', 'batch', 'fine-tune', 'vision', 'user_data', 'evals'] })
+  /**
+   * OpenAI's response enum, plus `evals`: OpenAI accepts `evals` on upload but its spec leaves it
+   * out of the file object; the gateway reports the purpose the file was uploaded with.
+   */
+  @ApiProperty({
+    enum: [
+      'assistants',
+      'assistants_output',
+      'batch',
+      'batch_output',
+      'fine-tune',
+      'fine-tune-results',
+      'vision',
+      'user_data',
+      'evals',
+    ],
+  })
   purpose!: string;
 
   @ApiProperty({ enum: ['uploaded', 'processed', 'error'], deprecated: true })

@@ -67,8 +67,11 @@ export abstract class HttpProviderAdapter implements ProviderClient {
       });
     } catch (error) {
       // undici rejects an aborted call with the signal's reason, which may itself be another
-      // deployment's ProviderError: that status is not this upstream's answer.
-      const aborted = signal?.aborted === true && error === signal.reason;
+      // deployment's ProviderError (that status is not this upstream's answer), or a plain
+      // Error that `send` wrapped as a connection error. Either way, we stopped waiting.
+      const aborted =
+        signal?.aborted === true &&
+        (error === signal.reason || (error instanceof ProviderError && error.status === null));
       if (error instanceof ProviderError && error.status !== null && !aborted) {
         throw error;
       }
@@ -208,8 +211,9 @@ export abstract class HttpProviderAdapter implements ProviderClient {
 
 /** Upstream messages sometimes echo credentials; they never reach our clients or logs. */
 function redact(message: string, deployment: Deployment): string {
-  const clipped = message.length > 500 ? `${message.slice(0, 500)}…` : message;
-  return deployment.apiKey ? clipped.split(deployment.apiKey).join('***') : clipped;
+  // Redact before clipping: a key straddling the cut would otherwise leave its first part.
+  const redacted = deployment.apiKey ? message.split(deployment.apiKey).join('***') : message;
+  return redacted.length > 500 ? `${redacted.slice(0, 500)}…` : redacted;
 }
 
 async function readLimited(body: Readable, limit: number): Promise<string> {
