@@ -15,14 +15,45 @@ const logger = new Logger('CacheStore');
  * the client back about a second after Redis returns.
  */
 export interface CacheStore {
+  /** `none`: caching is off on purpose (a shared database with no shared cache). */
+  readonly kind: 'redis' | 'memory' | 'none';
   readonly cache: Cache;
+  /** True while writes reach the store (always, in memory; while connected, for Redis). */
+  connected(): boolean;
   /** Closes at once: a graceful QUIT would wait forever on a Redis that is down. */
   close(): Promise<void>;
 }
 
-export function createCacheStore(redisUrl: string | null): CacheStore {
+/** A Map that keeps nothing: every read is a miss. */
+class NothingMap<K, V> extends Map<K, V> {
+  override set(): this {
+    return this;
+  }
+}
+
+/**
+ * `redisUrl` null: an in-process cache, which is right only when one process owns the data
+ * (the embedded database, locked to one process). With a shared database and no Redis, other
+ * replicas would keep serving records this one deleted, so nothing is cached (`shared: true`).
+ */
+export function createCacheStore(
+  redisUrl: string | null,
+  options: { sharedDatabase: boolean } = { sharedDatabase: false },
+): CacheStore {
   if (!redisUrl) {
-    return { cache: createCache({ stores: [new Keyv()] }), close: () => Promise.resolve() };
+    if (options.sharedDatabase) {
+      logger.warn(
+        'DATABASE_URL without REDIS_URL: file records are not cached, so that replicas never ' +
+          'serve a record another replica changed. Set REDIS_URL to cache them.',
+      );
+    }
+    const store = options.sharedDatabase ? new NothingMap<string, unknown>() : new Map();
+    return {
+      kind: options.sharedDatabase ? 'none' : 'memory',
+      cache: createCache({ stores: [new Keyv({ store })] }),
+      connected: () => true,
+      close: () => Promise.resolve(),
+    };
   }
   const keyv = createKeyv(
     {
@@ -40,7 +71,13 @@ export function createCacheStore(redisUrl: string | null): CacheStore {
   });
   const redis = keyv.store as KeyvRedis<unknown>;
   return {
+    kind: 'redis',
     cache: createCache({ stores: [keyv] }),
+    // A single client (not a cluster) is what createKeyv builds from a URL.
+    connected: () => {
+      const client = redis.client;
+      return 'isReady' in client && client.isReady === true;
+    },
     close: async () => {
       try {
         await redis.disconnect(true);

@@ -9,7 +9,10 @@ import { CACHE_STORE, CacheService } from './cache.service';
     {
       provide: CACHE_STORE,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => createCacheStore(config.redisUrl),
+      useFactory: (config: AppConfig) =>
+        createCacheStore(config.redisUrl, {
+          sharedDatabase: config.database.kind === 'postgres',
+        }),
     },
     CacheService,
   ],

@@ -6,6 +6,7 @@ export const CACHE_STORE = Symbol('CACHE_STORE');
 /** A cache call slower than this counts as a miss: the database is the source of truth. */
 export const CACHE_CALL_TIMEOUT_MS = 150;
 const ERROR_LOG_INTERVAL_MS = 10_000;
+const DELETE_RETRY_MS = 500;
 
 const TIMED_OUT = Symbol('timed out');
 
@@ -17,6 +18,8 @@ const TIMED_OUT = Symbol('timed out');
 export class CacheService implements OnModuleDestroy {
   private readonly logger = new Logger(CacheService.name);
   private lastErrorLogAt = 0;
+  private readonly unconfirmedDeletes = new Set<string>();
+  private retryTimer: NodeJS.Timeout | null = null;
 
   private readonly cache: Cache;
 
@@ -25,16 +28,30 @@ export class CacheService implements OnModuleDestroy {
   }
 
   async get<T>(key: string): Promise<T | undefined> {
+    if (this.unconfirmedDeletes.has(key)) {
+      // The entry may still hold what a write replaced: not to be trusted until it is gone.
+      return undefined;
+    }
     const value = await this.bounded('get', () => this.cache.get<T>(key));
     return value === TIMED_OUT || value === null ? undefined : value;
   }
 
   async set<T>(key: string, value: T, ttlMs: number): Promise<void> {
+    if (this.unconfirmedDeletes.has(key)) return;
     await this.bounded('set', () => this.cache.set(key, value, ttlMs));
   }
 
+  /**
+   * Invalidates a key. A delete that cannot reach the store (Redis down) is remembered: reads of
+   * the key count as misses and the delete is retried until it lands, so a stale entry cannot
+   * come back when Redis does.
+   */
   async del(key: string): Promise<void> {
-    await this.bounded('del', () => this.cache.del(key));
+    if (!(await this.tryDel(key))) {
+      this.unconfirmedDeletes.add(key);
+      this.retryTimer ??= setInterval(() => void this.retryDeletes(), DELETE_RETRY_MS);
+      this.retryTimer.unref();
+    }
   }
 
   /** The cached value, or the loader's (then cached). A loader returning undefined is not cached. */
@@ -55,6 +72,11 @@ export class CacheService implements OnModuleDestroy {
     return loaded;
   }
 
+  /** Which store is in use (see CacheStore.kind). */
+  get kind(): CacheStore['kind'] {
+    return this.store.kind;
+  }
+
   /** For readiness: true when a round trip succeeds within the bound. */
   async ping(): Promise<boolean> {
     const key = 'mfg:ping';
@@ -66,7 +88,28 @@ export class CacheService implements OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    if (this.retryTimer) clearInterval(this.retryTimer);
     await this.store.close();
+  }
+
+  /**
+   * True only when the delete reached the store. The call is made even when disconnected: it is
+   * what makes a lazily connecting client connect.
+   */
+  private async tryDel(key: string): Promise<boolean> {
+    const wasConnected = this.store.connected();
+    const result = await this.bounded('del', () => this.cache.del(key));
+    return wasConnected && result !== TIMED_OUT && this.store.connected();
+  }
+
+  private async retryDeletes(): Promise<void> {
+    for (const key of [...this.unconfirmedDeletes]) {
+      if (await this.tryDel(key)) this.unconfirmedDeletes.delete(key);
+    }
+    if (this.unconfirmedDeletes.size === 0 && this.retryTimer) {
+      clearInterval(this.retryTimer);
+      this.retryTimer = null;
+    }
   }
 
   private async bounded<T>(op: string, call: () => Promise<T>): Promise<T | typeof TIMED_OUT> {

@@ -20,6 +20,8 @@ export interface NewFile {
 export interface ListQuery {
   readonly caller: Caller;
   readonly purpose: string | null;
+  /** Only files with a copy on one of these deployments; null for no such filter. */
+  readonly deploymentIds: readonly string[] | null;
   readonly limit: number;
   readonly order: 'asc' | 'desc';
   /** Internal id of the last file of the previous page. */
@@ -155,6 +157,12 @@ export class FilesRepository {
     }
     if (query.purpose) {
       where.push(`f.purpose = ${p(query.purpose)}`);
+    }
+    if (query.deploymentIds) {
+      where.push(
+        `EXISTS (SELECT 1 FROM managed_file_copies c
+                  WHERE c.file_id = f.id AND c.deployment_id = ANY(${p(query.deploymentIds)}))`,
+      );
     }
     const cmp = query.order === 'desc' ? '<' : '>';
     if (query.after) {

@@ -6,6 +6,7 @@ import type { Caller } from '../common/auth/caller';
 import {
   ApiError,
   InvalidRequestError,
+  NotFoundError,
   PayloadTooLargeError,
   UpstreamError,
 } from '../common/errors/api-error';
@@ -264,11 +265,21 @@ export class FilesService {
 
   async list(
     caller: Caller,
-    query: { purpose?: string; limit?: number; order?: 'asc' | 'desc'; after?: string | null },
+    query: {
+      purpose?: string;
+      target_model_names?: readonly string[];
+      limit?: number;
+      order?: 'asc' | 'desc';
+      after?: string | null;
+    },
   ): Promise<FileList> {
+    const names = query.target_model_names;
     const page = await this.files.listVisible({
       caller,
       purpose: query.purpose ?? null,
+      deploymentIds: names
+        ? this.router.resolveTargets(names, 'target_model_names').map((d) => d.id)
+        : null,
       limit: query.limit ?? 10_000,
       order: query.order ?? 'desc',
       after: query.after ?? null,
@@ -289,9 +300,13 @@ export class FilesService {
     };
   }
 
-  /** The content, from the first copy whose deployment answers; later copies are the fallback. */
+  /**
+   * The content, from the first copy whose deployment answers; later copies are the fallback.
+   * When none can serve it, the error names deployments and statuses only: upstream messages
+   * quote provider file ids, which never reach callers.
+   */
   async content(record: FileRecord, signal: AbortSignal): Promise<FileContent> {
-    let lastError: unknown = null;
+    const failures: Array<{ deployment: Deployment; error: unknown }> = [];
     for (const copy of this.orderedCopies(record)) {
       try {
         const content = await this.router
@@ -299,13 +314,22 @@ export class FilesService {
           .fileContent(copy.deployment, copy.file.id, signal);
         return { deployment: copy.deployment, content };
       } catch (error) {
-        lastError = error;
+        failures.push({ deployment: copy.deployment, error });
         this.logger.warn(
           `file ${record.id}: content from ${copy.deployment.id} failed (${(error as Error).message}); trying the next copy`,
         );
       }
     }
-    throw this.upstreamError(`No deployment could serve the content of this file`, lastError);
+    if (failures.every((f) => f.error instanceof ProviderError && f.error.notFound)) {
+      // Every deployment says the copy is gone (expired or deleted upstream).
+      throw new NotFoundError('No copy of this file is left upstream.', { param: 'file_id' });
+    }
+    const summary = failures
+      .map(({ deployment, error }) => `${deployment.id}: ${failureSummary(error)}`)
+      .join('; ');
+    throw new UpstreamError(`No deployment could serve the content of this file (${summary}).`, {
+      timeout: failures.every((f) => f.error instanceof ProviderError && f.error.timedOut),
+    });
   }
 
   /**
@@ -426,6 +450,14 @@ export class FilesService {
       `${prefix}: ${error instanceof Error ? error.message : 'unknown error'}`,
     );
   }
+}
+
+/** What went wrong on one deployment, without the upstream's own words. */
+function failureSummary(error: unknown): string {
+  if (!(error instanceof ProviderError)) return 'failed';
+  if (error.timedOut) return 'timed out';
+  if (error.status === null) return 'no answer';
+  return `HTTP ${error.status}${error.code ? ` (${error.code})` : ''}`;
 }
 
 function expiryFrom(createdAt: Date, seconds: number | null): Date | null {

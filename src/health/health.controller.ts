@@ -11,7 +11,7 @@ import { DataSource } from 'typeorm';
 import { CacheService } from '../cache/cache.service';
 import { Public } from '../common/auth/public.decorator';
 
-type Check = { status: 'up' | 'down' };
+type Check = { status: 'up' | 'down' | 'disabled' };
 
 @ApiTags('health')
 @Public()
@@ -47,7 +47,9 @@ export class HealthController {
         .query('SELECT 1')
         .then((): Check => ({ status: 'up' }))
         .catch((): Check => ({ status: 'down' })),
-      this.cache.ping().then((ok): Check => ({ status: ok ? 'up' : 'down' })),
+      this.cache.kind === 'none'
+        ? Promise.resolve<Check>({ status: 'disabled' })
+        : this.cache.ping().then((ok): Check => ({ status: ok ? 'up' : 'down' })),
     ]);
     const ready = database.status === 'up';
     response.status(ready ? 200 : 503);

@@ -10,7 +10,11 @@ import { receiveMultipart } from './multipart';
 import type { Dialect, StoredFile } from './types';
 
 /** Upload purposes OpenAI accepts (reference §1); the simulator holds Azure to the same list. */
-const PURPOSES = new Set(['assistants', 'batch', 'fine-tune', 'vision', 'user_data', 'evals']);
+/** Upload purposes by dialect: Azure's dated API (2024-10-21) has none of OpenAI's newer ones. */
+const PURPOSES: Readonly<Record<Dialect, ReadonlySet<string>>> = {
+  openai: new Set(['assistants', 'batch', 'fine-tune', 'vision', 'user_data', 'evals']),
+  azure: new Set(['assistants', 'batch', 'fine-tune']),
+};
 const MAX_EXPIRY_SECONDS = 2_592_000;
 /** Azure requires an expiry of 14–30 days; OpenAI allows 1 hour–30 days (reference §1, §7). */
 const MIN_EXPIRY_SECONDS: Readonly<Record<Dialect, number>> = { openai: 3600, azure: 1_209_600 };
@@ -42,9 +46,10 @@ export class FileRoutes {
       if (purpose === undefined || purpose === '') {
         throw badRequest("Missing required parameter: 'purpose'.", 'purpose');
       }
-      if (!PURPOSES.has(purpose)) {
+      const purposes = PURPOSES[dialect];
+      if (!purposes.has(purpose)) {
         throw badRequest(
-          `Invalid value for 'purpose': '${purpose}'. Expected one of ${[...PURPOSES].join(', ')}.`,
+          `Invalid value for 'purpose': '${purpose}'. Expected one of ${[...purposes].join(', ')}.`,
           'purpose',
         );
       }

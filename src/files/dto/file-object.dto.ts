@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { FILE_OBJECT_PURPOSES } from '../upload/create-file-fields';
 
 /** OpenAI's `OpenAIFile`. */
 export class FileObjectDto {
@@ -24,19 +25,7 @@ export class FileObjectDto {
    * OpenAI's response enum, plus `evals`: OpenAI accepts `evals` on upload but its spec leaves it
    * out of the file object; the gateway reports the purpose the file was uploaded with.
    */
-  @ApiProperty({
-    enum: [
-      'assistants',
-      'assistants_output',
-      'batch',
-      'batch_output',
-      'fine-tune',
-      'fine-tune-results',
-      'vision',
-      'user_data',
-      'evals',
-    ],
-  })
+  @ApiProperty({ enum: FILE_OBJECT_PURPOSES })
   purpose!: string;
 
   @ApiProperty({ enum: ['uploaded', 'processed', 'error'], deprecated: true })

@@ -11,6 +11,22 @@ export const UPLOAD_PURPOSES = [
 ] as const;
 export type UploadPurpose = (typeof UPLOAD_PURPOSES)[number];
 
+/**
+ * Purposes a file object can have: OpenAI's response enum (which adds the output purposes of
+ * batches and fine-tuning) plus `evals`, which OpenAI accepts on upload but leaves out of it.
+ */
+export const FILE_OBJECT_PURPOSES = [
+  'assistants',
+  'assistants_output',
+  'batch',
+  'batch_output',
+  'fine-tune',
+  'fine-tune-results',
+  'vision',
+  'user_data',
+  'evals',
+] as const;
+
 export const MIN_EXPIRY_SECONDS = 3_600;
 export const MAX_EXPIRY_SECONDS = 2_592_000;
 
@@ -63,7 +79,9 @@ function targetModelNames(fields: FormFields): string[] | null {
     }
   }
   if (raw.length === 0) {
-    return null;
+    // LiteLLM's other spelling (`extra_body={"model": …}`) names one target model.
+    const model = last(fields, 'model')?.trim();
+    return model ? [model] : null;
   }
   const names = raw
     .flatMap(splitNames)

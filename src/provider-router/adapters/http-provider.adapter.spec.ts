@@ -151,7 +151,7 @@ describe.each<Dialect>(['openai', 'azure'])('HttpProviderAdapter (%s dialect)', 
 
       const file = await adapter.uploadFile(
         deployment,
-        uploadOf(content, { filename, purpose: 'user_data', mimeType: 'application/pdf' }),
+        uploadOf(content, { filename, purpose: 'batch', mimeType: 'application/pdf' }),
       );
 
       const stored = sim.files.get(file.id);
@@ -159,11 +159,11 @@ describe.each<Dialect>(['openai', 'azure'])('HttpProviderAdapter (%s dialect)', 
       expect(stored?.sha256).toBe(sha256(content));
       expect(stored?.bytes).toBe(content.length);
       expect(stored?.filename).toBe(filename);
-      expect(stored?.purpose).toBe('user_data');
+      expect(stored?.purpose).toBe('batch');
       expect(file).toEqual({
         id: stored?.id,
         filename,
-        purpose: 'user_data',
+        purpose: 'batch',
         bytes: content.length,
         createdAt: stored?.createdAt,
         expiresAt: stored?.expiresAt,
@@ -411,13 +411,17 @@ describe.each<Dialect>(['openai', 'azure'])('HttpProviderAdapter (%s dialect)', 
       expect(error.message).toBe('No such File object: file-***');
     });
 
-    it('should redact the key echoed in an upload rejection', async () => {
-      const error = await providerErrorOf(
-        adapter.uploadFile(deployment, uploadOf(Buffer.from('x'), { purpose: API_KEY })),
-      );
-      expect(error.status).toBe(400);
-      expect(error.message).toContain("Invalid value for 'purpose': '***'");
-    });
+    // The Azure adapter maps purposes it does not know, so only OpenAI echoes this one back.
+    (dialect === 'openai' ? it : it.skip)(
+      'should redact the key echoed in an upload rejection',
+      async () => {
+        const error = await providerErrorOf(
+          adapter.uploadFile(deployment, uploadOf(Buffer.from('x'), { purpose: API_KEY })),
+        );
+        expect(error.status).toBe(400);
+        expect(error.message).toContain("Invalid value for 'purpose': '***'");
+      },
+    );
 
     // Regression: clipping before redacting left the first part of a key straddling the cut.
     it('should leave no fragment of a key that straddles the 500-character clip', async () => {

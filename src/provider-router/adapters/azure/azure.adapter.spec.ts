@@ -89,6 +89,17 @@ describe(AzureAdapter.name, () => {
     },
   );
 
+  it.each([
+    ['user_data', 'assistants'],
+    ['vision', 'assistants'],
+    ['evals', 'assistants'],
+    ['batch', 'batch'],
+    ['fine-tune', 'fine-tune'],
+  ])('should send purpose %s as %s, which the dated Azure API accepts', async (purpose, sent) => {
+    const file = await adapter.uploadFile(deployment, uploadOf(Buffer.from('p'), { purpose }));
+    expect(sim.files.get(file.id)?.purpose).toBe(sent);
+  });
+
   it('should keep Azure window bounds at 14 and 30 days', () => {
     expect(AZURE_MIN_EXPIRY_SECONDS).toBe(14 * 24 * 3600);
     expect(AZURE_MAX_EXPIRY_SECONDS).toBe(30 * 24 * 3600);

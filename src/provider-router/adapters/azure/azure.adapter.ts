@@ -11,6 +11,12 @@ export const AZURE_MIN_EXPIRY_SECONDS = 1_209_600;
 export const AZURE_MAX_EXPIRY_SECONDS = 2_592_000;
 
 /**
+ * Upload purposes the dated Azure API knows. OpenAI's newer ones (user_data, vision, evals)
+ * are sent as `assistants`, the general-purpose kind; the gateway's record keeps the caller's.
+ */
+const AZURE_UPLOAD_PURPOSES: ReadonlySet<string> = new Set(['assistants', 'batch', 'fine-tune']);
+
+/**
  * Azure OpenAI (dated API): `{endpoint}/openai/files?api-version=…`, `api-key` header,
  * `expires_after.*` dot fields, 201 on create, `{error:{code,message}}` bodies.
  */
@@ -31,7 +37,7 @@ export class AzureAdapter extends HttpProviderAdapter {
       Math.max(AZURE_MIN_EXPIRY_SECONDS, upload.expiresAfterSeconds ?? AZURE_MAX_EXPIRY_SECONDS),
     );
     return [
-      ['purpose', upload.purpose],
+      ['purpose', AZURE_UPLOAD_PURPOSES.has(upload.purpose) ? upload.purpose : 'assistants'],
       ['expires_after.anchor', 'created_at'],
       ['expires_after.seconds', String(seconds)],
     ];
