@@ -1,0 +1,89 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { SpoolFile } from './spool-file';
+
+const MiB = 1024 * 1024;
+
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Writes `data` to the spool in `chunk`-sized pieces, yielding between them. */
+async function writeSlowly(spool: SpoolFile, data: Buffer, chunk: number): Promise<void> {
+  async function* pieces(): AsyncGenerator<Buffer> {
+    for (let i = 0; i < data.length; i += chunk) {
+      await new Promise((resolve) => setImmediate(resolve));
+      yield data.subarray(i, i + chunk);
+    }
+  }
+  await pipeline(Readable.from(pieces()), spool.writer());
+}
+
+describe(SpoolFile.name, () => {
+  let spool: SpoolFile;
+
+  beforeEach(async () => {
+    spool = await SpoolFile.create();
+  });
+  afterEach(async () => {
+    await spool.close();
+  });
+
+  it('should give every reader the exact bytes, including readers that follow a live writer', async () => {
+    const data = randomBytes(5 * MiB + 12_345);
+    const early = [spool.createReader(), spool.createReader()];
+
+    const writing = writeSlowly(spool, data, 64 * 1024);
+    const results = await Promise.all(early.map(readAll));
+    await writing;
+    const late = await readAll(spool.createReader());
+
+    for (const result of [...results, late]) {
+      expect(result.length).toBe(data.length);
+      expect(sha256(result)).toBe(sha256(data));
+    }
+    expect(spool.size).toBe(data.length);
+  });
+
+  it('should share disk reads between readers that move together behind the upload', async () => {
+    const data = randomBytes(24 * MiB);
+    await writeSlowly(spool, data, MiB);
+
+    const results = await Promise.all([1, 2, 3].map(() => readAll(spool.createReader())));
+
+    for (const result of results) expect(sha256(result)).toBe(sha256(data));
+    // 24 blocks: three readers on their own would make 72 reads; together they read each
+    // block about once (the last one, read by a reader alone at the end, not shared).
+    expect(spool.diskReads).toBeGreaterThanOrEqual(24);
+    expect(spool.diskReads).toBeLessThan(36);
+  });
+
+  it('should still serve a reader that falls far behind the others', async () => {
+    const data = randomBytes(20 * MiB);
+    await writeSlowly(spool, data, MiB);
+
+    const fast = await readAll(spool.createReader());
+    const slow = await readAll(spool.createReader());
+
+    expect(sha256(fast)).toBe(sha256(data));
+    expect(sha256(slow)).toBe(sha256(data));
+  });
+
+  it('should fail readers waiting for more bytes when the upload fails', async () => {
+    const reader = spool.createReader();
+    const writer = spool.writer();
+    writer.write(randomBytes(1000));
+
+    const failure = new Error('client went away');
+    setImmediate(() => spool.fail(failure));
+
+    await expect(readAll(reader)).rejects.toBe(failure);
+  });
+});
