@@ -13,7 +13,6 @@ const READ_CHUNK_BYTES = 1024 * 1024;
  */
 const BLOCK_BYTES = 1024 * 1024;
 const SHARED_BLOCKS = 16;
-const FOLLOW_MIN_BYTES = 256 * 1024;
 
 /**
  * The upload's bytes on disk, readable while they are still being written. Each upstream copy
@@ -137,21 +136,21 @@ export class SpoolFile {
   }
 
   /**
-   * What a reader at `offset` reads next, or null to wait for the writer. A reader a block or
-   * more behind the writer reads aligned blocks, shared with readers near it (copies paced by
-   * similar upstreams read each block from disk once). A reader close behind the writer reads
-   * what is there once at least FOLLOW_MIN_BYTES have arrived (never a trickle of tiny reads),
-   * up to the next block boundary so that it can fall back into step.
+   * What a reader at `offset` reads next, or null to wait for the writer. Readers move in
+   * aligned blocks, and the last few blocks read are shared, so copies at similar positions
+   * read each block from disk once; a reader that catches up with a live upload waits for the
+   * block to fill rather than trickle. Only the final, partial block is read alone.
    */
   private nextRead(offset: number): Promise<Buffer> | null {
     const index = Math.floor(offset / BLOCK_BYTES);
     const blockEnd = (index + 1) * BLOCK_BYTES;
-    const available = this.written - offset;
-    if (offset === index * BLOCK_BYTES && this.written >= blockEnd + BLOCK_BYTES) {
-      return this.block(index);
+    if (this.written >= blockEnd) {
+      return offset === index * BLOCK_BYTES
+        ? this.block(index)
+        : this.readAt(offset, blockEnd - offset); // back into step after a short read
     }
-    if (available > 0 && (this.ended || available >= FOLLOW_MIN_BYTES)) {
-      return this.readAt(offset, Math.min(blockEnd, this.written) - offset);
+    if (this.ended && this.written > offset) {
+      return this.readAt(offset, this.written - offset);
     }
     return null;
   }
