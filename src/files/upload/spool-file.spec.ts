@@ -52,19 +52,6 @@ describe(SpoolFile.name, () => {
     expect(spool.size).toBe(data.length);
   });
 
-  it('should share disk reads between readers that move together behind the upload', async () => {
-    const data = randomBytes(24 * MiB);
-    await writeSlowly(spool, data, MiB);
-
-    const results = await Promise.all([1, 2, 3].map(() => readAll(spool.createReader())));
-
-    for (const result of results) expect(sha256(result)).toBe(sha256(data));
-    // 24 blocks: three readers on their own would make 72 reads; together they read each
-    // block about once (the last one, read by a reader alone at the end, not shared).
-    expect(spool.diskReads).toBeGreaterThanOrEqual(24);
-    expect(spool.diskReads).toBeLessThan(36);
-  });
-
   it('should still serve a reader that falls far behind the others', async () => {
     const data = randomBytes(20 * MiB);
     await writeSlowly(spool, data, MiB);
