@@ -22,11 +22,11 @@ step "migrations: run on an empty database, then fail on any drift from the enti
 node scripts/with-scratch-db.js "npm run -s migration:run && npm run -s migration:check"
 
 step "unit tests"
-node --experimental-vm-modules node_modules/jest/bin/jest.js --config jest.config.js \
+timeout 900 node --experimental-vm-modules node_modules/jest/bin/jest.js --config jest.config.js \
   --json --outputFile="$results/unit.json"
 
 step "e2e tests (PostgreSQL + Redis + simulated deployments over HTTP)"
-node --experimental-vm-modules node_modules/jest/bin/jest.js --config test/jest-e2e.config.js \
+timeout 900 node --experimental-vm-modules node_modules/jest/bin/jest.js --config test/jest-e2e.config.js \
   --runInBand --json --outputFile="$results/e2e.json"
 
 node -e '

@@ -9,4 +9,8 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testRegex: '.*\\.e2e-spec\\.ts$',
   testTimeout: 60_000,
+  // Every suite closes its app, simulators and clients in afterAll; this only guarantees that
+  // a handle left open by a failing test (a reconnecting client, a keep-alive socket) cannot
+  // keep CI waiting after the results are in.
+  forceExit: true,
 };

@@ -25,6 +25,7 @@ import { loadAppConfig } from '../../src/config/load-app-config';
 import { createApp } from '../../src/create-app';
 import { FileSweeperService } from '../../src/files/file-sweeper.service';
 import {
+  adminQuery,
   AZURE_API_VERSION,
   callsTo,
   createTestApp,
@@ -174,16 +175,6 @@ function gatewayYaml(t: TestApp, options: YamlOptions = {}): string {
       ],
     },
   });
-}
-
-async function adminQuery(sql: string): Promise<void> {
-  const client = new Client({ connectionString: TEST_DATABASE_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }
 
 function databaseUrl(name: string): string {

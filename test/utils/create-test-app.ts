@@ -235,7 +235,8 @@ function databaseUrl(name: string): string {
   return url.toString();
 }
 
-async function adminQuery(sql: string): Promise<void> {
+/** Runs one statement on the test server's admin database (create/drop test databases). */
+export async function adminQuery(sql: string): Promise<void> {
   const client = new Client({ connectionString: TEST_DATABASE_URL });
   await client.connect();
   try {

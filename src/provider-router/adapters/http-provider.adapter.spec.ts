@@ -10,6 +10,7 @@ import { startSimulator, type Dialect, type SimulatedUpstream } from '../../simu
 import { ProviderError, type ProviderClient, type UploadRequest } from '../provider-client';
 import { copyOf, deleteAll } from '../upload-fan-out';
 import { AzureAdapter } from './azure/azure.adapter';
+import { uploadOf as uploadFixture } from './upload-request.fixture';
 import { createUpstreamPool, type HttpAdapterOptions } from './http-provider.adapter';
 import { OpenAIAdapter } from './openai/openai.adapter';
 
@@ -64,14 +65,12 @@ function pieces(content: Buffer, size = 64 * 1024): Buffer[] {
 }
 
 function uploadOf(content: Buffer, overrides: Partial<UploadRequest> = {}): UploadRequest {
-  return {
-    purpose: 'assistants',
+  return uploadFixture(content, {
     filename: 'mfg_0123abcd__report.bin',
     mimeType: 'application/octet-stream',
-    expiresAfterSeconds: null,
     openBody: () => Readable.from(pieces(content)),
     ...overrides,
-  };
+  });
 }
 
 function sha256(content: Buffer): string {

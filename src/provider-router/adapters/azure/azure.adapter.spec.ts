@@ -1,25 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
 import type { Agent } from 'undici';
 import type { Deployment } from '../../../config/deployment';
 import { startSimulator, type SimulatedUpstream } from '../../../simulator/simulator';
-import { ProviderError, type UploadRequest } from '../../provider-client';
+import { ProviderError } from '../../provider-client';
 import { createUpstreamPool } from '../http-provider.adapter';
+import { uploadOf } from '../upload-request.fixture';
 import { AZURE_MAX_EXPIRY_SECONDS, AZURE_MIN_EXPIRY_SECONDS, AzureAdapter } from './azure.adapter';
 
 const API_KEY = '0123456789abcdef0123456789abcdef';
 const API_VERSION = '2025-04-01-preview';
-
-function uploadOf(content: Buffer, overrides: Partial<UploadRequest> = {}): UploadRequest {
-  return {
-    purpose: 'assistants',
-    filename: 'mfg_0a1b2c__notes.txt',
-    mimeType: 'text/plain',
-    expiresAfterSeconds: null,
-    openBody: () => Readable.from([content]),
-    ...overrides,
-  };
-}
 
 describe(AzureAdapter.name, () => {
   let sim: SimulatedUpstream;

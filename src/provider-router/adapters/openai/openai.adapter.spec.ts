@@ -1,24 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
 import type { Agent } from 'undici';
 import type { Deployment } from '../../../config/deployment';
 import { startSimulator, type SimulatedUpstream } from '../../../simulator/simulator';
-import { ProviderError, type UploadRequest } from '../../provider-client';
+import { ProviderError } from '../../provider-client';
 import { createUpstreamPool } from '../http-provider.adapter';
+import { uploadOf } from '../upload-request.fixture';
 import { OpenAIAdapter } from './openai.adapter';
 
 const API_KEY = 'sk-openai-sim-key-0123456789';
-
-function uploadOf(content: Buffer, overrides: Partial<UploadRequest> = {}): UploadRequest {
-  return {
-    purpose: 'assistants',
-    filename: 'mfg_0a1b2c__notes.txt',
-    mimeType: 'text/plain',
-    expiresAfterSeconds: null,
-    openBody: () => Readable.from([content]),
-    ...overrides,
-  };
-}
 
 describe(OpenAIAdapter.name, () => {
   let sim: SimulatedUpstream;
