@@ -1,7 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { Readable } from 'node:stream';
-import { request } from 'undici';
+import { Agent, request, setGlobalDispatcher } from 'undici';
+
+// Each call on a fresh connection: several tests here drop or cut connections on purpose, and a
+// pooled socket the simulator has just closed would fail the next test with "other side closed"
+// (seen about once in ten runs). Keep-alive itself is exercised by the gateway's e2e tests.
+setGlobalDispatcher(new Agent({ pipelining: 0, keepAliveTimeout: 1, keepAliveMaxTimeout: 1 }));
 import { startSimulator, type SimulatedUpstream, type SimulatorOptions } from './simulator';
 
 type Part =
