@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { startSimulator, type SimulatedUpstream } from './simulator/simulator';
 
@@ -11,17 +12,24 @@ const DEMO_UPSTREAMS = [
 /**
  * With no CONFIG_PATH the gateway runs on the demo config, whose deployments are simulated:
  * this starts one OpenAI-compatible simulator per deployment on a loopback port and returns the
- * environment the demo config reads their addresses from. Only main.ts calls this; no module
- * depends on the simulator.
+ * environment the demo config reads their addresses from. Their files are kept in
+ * `<DATA_DIR>/demo-upstreams`, so the demo survives a restart like the gateway's own data.
+ * Only main.ts calls this; no module depends on the simulator.
  */
-export async function startDemoUpstreams(): Promise<{
+export async function startDemoUpstreams(dataDir: string): Promise<{
   env: Record<string, string>;
   upstreams: SimulatedUpstream[];
 }> {
   const logger = new Logger('DemoUpstreams');
   const upstreams = await Promise.all(
     DEMO_UPSTREAMS.map((u) =>
-      startSimulator({ dialect: u.dialect, apiKey: 'sim-key', name: u.name }),
+      startSimulator({
+        dialect: u.dialect,
+        apiKey: 'sim-key',
+        name: u.name,
+        // Kept beside the gateway's own data, so a restarted demo still serves its files.
+        persistDir: join(dataDir, 'demo-upstreams', u.name),
+      }),
     ),
   );
   const env: Record<string, string> = {};

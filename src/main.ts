@@ -1,11 +1,14 @@
 import 'reflect-metadata';
 import { ConfigError } from './config/config-error';
+import { databaseConfigFromEnv } from './config/database-config';
 import { loadAppConfig } from './config/load-app-config';
 import { bootLogger, createApp } from './create-app';
 import { startDemoUpstreams } from './demo-upstreams';
 
 async function bootstrap(): Promise<void> {
-  const demo = process.env.CONFIG_PATH ? null : await startDemoUpstreams();
+  const demo = process.env.CONFIG_PATH
+    ? null
+    : await startDemoUpstreams(databaseConfigFromEnv(process.env).dataDir);
   const config = loadAppConfig({ ...process.env, ...demo?.env });
   const app = await createApp(config);
   if (demo) {

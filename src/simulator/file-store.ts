@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nowSeconds } from './http-io';
@@ -26,12 +26,40 @@ export class FileStore {
   /** Map iteration order is insertion order, which is creation order: listing relies on it. */
   readonly files = new Map<string, StoredFile>();
 
-  private constructor(readonly dir: string) {}
+  private constructor(
+    readonly dir: string,
+    /** A kept directory (the demo's): the file index is saved there and loaded at start. */
+    private readonly persistent: boolean,
+  ) {}
 
-  static async create(): Promise<FileStore> {
+  static async create(persistDir?: string): Promise<FileStore> {
+    if (persistDir) {
+      await mkdir(persistDir, { recursive: true });
+      const store = new FileStore(persistDir, true);
+      store.load();
+      return store;
+    }
     const dir = await mkdtemp(join(tmpdir(), 'mfg-sim-'));
     trackDir(dir);
-    return new FileStore(dir);
+    return new FileStore(dir, false);
+  }
+
+  private get indexPath(): string {
+    return join(this.dir, 'index.json');
+  }
+
+  private load(): void {
+    try {
+      const saved = JSON.parse(readFileSync(this.indexPath, 'utf8')) as StoredFile[];
+      for (const file of saved) this.files.set(file.id, file);
+    } catch {
+      // No index yet (first start), or an unreadable one: start empty.
+    }
+  }
+
+  /** Small and demo-only, so written whole and synchronously on every change. */
+  private save(): void {
+    if (this.persistent) writeFileSync(this.indexPath, JSON.stringify([...this.files.values()]));
   }
 
   /** Where an upload with this id writes its content (the id is safe as a file name). */
@@ -41,6 +69,7 @@ export class FileStore {
 
   add(file: StoredFile): void {
     this.files.set(file.id, file);
+    this.save();
   }
 
   get(id: string): StoredFile | undefined {
@@ -51,6 +80,7 @@ export class FileStore {
     const file = this.files.get(id);
     if (!file) return undefined;
     this.files.delete(id);
+    this.save();
     if (file.contentPath) discardPath(file.contentPath);
     return file;
   }
@@ -97,6 +127,7 @@ export class FileStore {
 
   async close(): Promise<void> {
     this.files.clear();
+    if (this.persistent) return;
     // Retries cover uploads whose write streams are still closing when the sockets were cut.
     await rm(this.dir, { recursive: true, force: true, maxRetries: 3 });
     openDirs.delete(this.dir);

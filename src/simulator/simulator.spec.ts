@@ -1,5 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Agent, request, setGlobalDispatcher } from 'undici';
 
@@ -724,6 +727,32 @@ describe(startSimulator.name, () => {
   });
 
   describe('options', () => {
+    it('should keep files across a restart with persistDir (the demo)', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'mfg-sim-persist-'));
+      try {
+        const first = await startSimulator({ dialect: 'openai', persistDir: dir });
+        const form = multipart([
+          { name: 'purpose', value: 'batch' },
+          { name: 'file', filename: 'kept.jsonl', content: Buffer.from('{"a":1}') },
+        ]);
+        const created = await call('POST', `${first.apiBase}/files`, {
+          headers: { 'content-type': form.contentType },
+          body: form.body,
+        });
+        await first.close();
+
+        const second = await start({ dialect: 'openai', persistDir: dir });
+        const id = String(created.json.id);
+        expect((await call('GET', `${second.apiBase}/files/${id}`)).json).toMatchObject({
+          id,
+          filename: 'kept.jsonl',
+        });
+        expect((await call('GET', `${second.apiBase}/files/${id}/content`)).text).toBe('{"a":1}');
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
     it('should slow a 4 MB upload to roughly the bandwidth cap', async () => {
       const bytesPerSec = 8_000_000;
       const sim = await start({ dialect: 'openai', bandwidthBytesPerSec: bytesPerSec });

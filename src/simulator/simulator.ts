@@ -54,7 +54,7 @@ const BODY_ROUTES: ReadonlySet<SimRoute> = new Set<SimRoute>([
 /** Starts a simulated OpenAI-compatible provider on real loopback HTTP. */
 export async function startSimulator(options: SimulatorOptions): Promise<SimulatedUpstream> {
   validateOptions(options);
-  const store = await FileStore.create();
+  const store = await FileStore.create(options.persistDir);
   const simulator = new Simulator(options, store);
   try {
     await simulator.listen(options.host ?? '127.0.0.1', options.port ?? 0);

@@ -99,6 +99,8 @@ export interface SimulatorOptions {
   statusStepMs?: number;
   /** Shows in logs and in chat echo. */
   name?: string;
+  /** Keep files (index and content) in this directory across restarts; default: a temp dir. */
+  persistDir?: string;
 }
 
 export interface SimulatedUpstream {
