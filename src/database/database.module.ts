@@ -1,13 +1,17 @@
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import type { ResolvedDataSource } from './data-source-options';
+
+/** Any fixed 64-bit key: replicas that start together take turns migrating under it. */
+const MIGRATION_LOCK_KEY = 4_170_313_712;
 
 const RESOLVED = Symbol('RESOLVED_DATA_SOURCE');
 
 /**
  * PostgreSQL at DATABASE_URL, or the embedded PGlite in DATA_DIR (opened before the app is
- * built, see create-app.ts). Migrations run at start-up — and via `npm run migration:run` —
- * with `synchronize` off in both modes.
+ * built, see create-app.ts). Migrations run at start-up (one replica at a time) — and via
+ * `npm run migration:run` — with `synchronize` off in both modes.
  */
 @Module({})
 export class DatabaseModule implements OnApplicationShutdown {
@@ -16,7 +20,22 @@ export class DatabaseModule implements OnApplicationShutdown {
   static forRoot(resolved: ResolvedDataSource): DynamicModule {
     return {
       module: DatabaseModule,
-      imports: [TypeOrmModule.forRoot({ ...resolved.options, migrationsRun: true })],
+      imports: [
+        TypeOrmModule.forRootAsync({
+          useFactory: () => resolved.options,
+          dataSourceFactory: async () => {
+            const dataSource = await new DataSource(resolved.options).initialize();
+            try {
+              await migrate(dataSource, resolved.embedded === null);
+            } catch (error) {
+              // Nest retries the factory: this attempt's pool must not outlive it.
+              await dataSource.destroy();
+              throw error;
+            }
+            return dataSource;
+          },
+        }),
+      ],
       providers: [{ provide: RESOLVED, useValue: resolved }],
     };
   }
@@ -24,5 +43,27 @@ export class DatabaseModule implements OnApplicationShutdown {
   /** Runs after TypeORM closed its pool: then the embedded database can close and unlock. */
   async onApplicationShutdown(): Promise<void> {
     await this.resolved.embedded?.close();
+  }
+}
+
+/**
+ * Runs pending migrations. On a shared server, replicas rolled out together would race to
+ * create the same tables; a session advisory lock makes them take turns, and the later ones
+ * find nothing pending. The embedded database belongs to one process (DATA_DIR is locked) and
+ * has a single connection, which the lock's session would hold, so it migrates directly.
+ */
+async function migrate(dataSource: DataSource, shared: boolean): Promise<void> {
+  if (!shared) {
+    await dataSource.runMigrations({ transaction: 'all' });
+    return;
+  }
+  const lock = dataSource.createQueryRunner();
+  await lock.connect();
+  try {
+    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await dataSource.runMigrations({ transaction: 'all' });
+  } finally {
+    await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await lock.release();
   }
 }

@@ -15,7 +15,7 @@ import {
 import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { INestApplication } from '@nestjs/common';
+import { Logger, type INestApplication } from '@nestjs/common';
 import busboy from 'busboy';
 import { Client } from 'pg';
 import request, { type Test } from 'supertest';
@@ -946,6 +946,28 @@ describe('Known failure modes: restarts, config edits and replicas on one databa
     } finally {
       await relay.close();
     }
+  });
+
+  it('should start three replicas at once on an empty database, migrating it exactly once (deploys roll out replicas together; migrations run at start-up)', async () => {
+    // Without turns, all but one replica fail their first migration attempt and boot only on
+    // Nest's retry, 3 s later, after logging the failure.
+    const errors = jest.spyOn(Logger.prototype, 'error');
+    const replicas = await Promise.all([1, 2, 3].map(() => boot(gatewayYaml(t))));
+    const retries = errors.mock.calls.filter((args) => String(args[0]).includes('Retrying'));
+    errors.mockRestore();
+    expect(retries).toEqual([]);
+
+    const client = new Client({ connectionString: databaseUrl(databaseName) });
+    await client.connect();
+    try {
+      const applied = await client.query<{ name: string }>('SELECT name FROM typeorm_migrations');
+      expect(applied.rows).toHaveLength(new Set(applied.rows.map((r) => r.name)).size);
+      expect(applied.rows.length).toBeGreaterThan(0);
+    } finally {
+      await client.end();
+    }
+    const file = await uploadOk(replicas[0], { targets: 'gpt-4o' });
+    expect((await get(replicas[2], `/v1/files/${file.id}`)).body).toEqual(file);
   });
 
   it('should answer 404 on every replica once a file is deleted on one, also without Redis (LiteLLM §1.7: per-process cache; ID_SIGNING_SECRET is required because replicas share a database)', async () => {
