@@ -24,13 +24,6 @@ export interface CacheStore {
   close(): Promise<void>;
 }
 
-/** A Map that keeps nothing: every read is a miss. */
-class NothingMap<K, V> extends Map<K, V> {
-  override set(): this {
-    return this;
-  }
-}
-
 /**
  * `redisUrl` null: an in-process cache, which is right only when one process owns the data
  * (the embedded database, locked to one process). With a shared database and no Redis, other
@@ -47,10 +40,10 @@ export function createCacheStore(
           'serve a record another replica changed. Set REDIS_URL to cache them.',
       );
     }
-    const store = options.sharedDatabase ? new NothingMap<string, unknown>() : new Map();
     return {
+      // With `none`, CacheService makes no cache calls at all.
       kind: options.sharedDatabase ? 'none' : 'memory',
-      cache: createCache({ stores: [new Keyv({ store })] }),
+      cache: createCache({ stores: [new Keyv()] }),
       connected: () => true,
       close: () => Promise.resolve(),
     };

@@ -28,7 +28,7 @@ export class CacheService implements OnModuleDestroy {
   }
 
   async get<T>(key: string): Promise<T | undefined> {
-    if (this.unconfirmedDeletes.has(key)) {
+    if (this.store.kind === 'none' || this.unconfirmedDeletes.has(key)) {
       // The entry may still hold what a write replaced: not to be trusted until it is gone.
       return undefined;
     }
@@ -37,7 +37,7 @@ export class CacheService implements OnModuleDestroy {
   }
 
   async set<T>(key: string, value: T, ttlMs: number): Promise<void> {
-    if (this.unconfirmedDeletes.has(key)) return;
+    if (this.store.kind === 'none' || this.unconfirmedDeletes.has(key)) return;
     await this.bounded('set', () => this.cache.set(key, value, ttlMs));
   }
 
@@ -47,6 +47,7 @@ export class CacheService implements OnModuleDestroy {
    * come back when Redis does.
    */
   async del(key: string): Promise<void> {
+    if (this.store.kind === 'none') return;
     if (!(await this.tryDel(key))) {
       this.unconfirmedDeletes.add(key);
       this.retryTimer ??= setInterval(() => void this.retryDeletes(), DELETE_RETRY_MS);
@@ -115,6 +116,10 @@ export class CacheService implements OnModuleDestroy {
   private async bounded<T>(op: string, call: () => Promise<T>): Promise<T | typeof TIMED_OUT> {
     let timer: NodeJS.Timeout | undefined;
     try {
+      if (this.store.kind !== 'redis') {
+        // In-process: nothing to wait for, so no timer on the request path.
+        return await call();
+      }
       const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
         timer = setTimeout(() => resolve(TIMED_OUT), CACHE_CALL_TIMEOUT_MS);
       });

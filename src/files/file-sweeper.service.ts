@@ -7,6 +7,7 @@ import {
 import { CacheKeys } from '../cache/cache-keys';
 import { CacheService } from '../cache/cache.service';
 import { ProviderRouterService } from '../provider-router/provider-router.service';
+import { copyOf } from '../provider-router/upload-fan-out';
 import type { FileRecord } from './file-record';
 import { FilesRepository } from './files.repository';
 import { isCopyOf } from './upload/upload-tag';
@@ -103,12 +104,10 @@ export class FileSweeperService implements OnApplicationBootstrap, OnApplication
         await this.files.removeCopy(record.id, copy.deploymentId);
         continue;
       }
-      const ids = copy.providerFileId
-        ? [copy.providerFileId]
-        : await this.router.findFiles(deployment, (name) => isCopyOf(name, record.id));
-      const client = this.router.clientFor(deployment);
-      const results = await Promise.allSettled(ids.map((id) => client.deleteFile(deployment, id)));
-      if (results.every((r) => r.status === 'fulfilled')) {
+      const gone = copy.providerFileId
+        ? (await this.router.deleteCopies([copyOf(deployment, copy.providerFileId)])).length === 0
+        : await this.router.deleteMatching(deployment, (name) => isCopyOf(name, record.id));
+      if (gone) {
         await this.files.removeCopy(record.id, copy.deploymentId);
       } else {
         allGone = false;

@@ -233,10 +233,7 @@ export class FilesService {
     keep: string | null,
   ): Promise<boolean> {
     try {
-      const found = await this.router.findFiles(deployment, (name) => isCopyOf(name, id));
-      const extra = found.filter((fileId) => fileId !== keep);
-      const failed = await this.router.deleteCopies(extra.map((f) => copyOf(deployment, f)));
-      return failed.length === 0;
+      return await this.router.deleteMatching(deployment, (name) => isCopyOf(name, id), keep);
     } catch (error) {
       this.logger.warn(
         `file ${id}: searching ${deployment.id} failed: ${(error as Error).message}`,
@@ -433,22 +430,13 @@ export class FilesService {
     const where = deployment
       ? `Upload to deployment '${deployment.id}' (model '${deployment.modelName}') failed`
       : 'Upload failed';
-    return this.upstreamError(where, error);
-  }
-
-  private upstreamError(prefix: string, error: unknown): ApiError {
-    if (error instanceof ApiError) {
-      return error;
-    }
     if (error instanceof ProviderError) {
       const status = error.status === null ? '' : ` with HTTP ${error.status}`;
-      return new UpstreamError(`${prefix}: upstream answered${status}: ${error.message}`, {
+      return new UpstreamError(`${where}: upstream answered${status}: ${error.message}`, {
         timeout: error.timedOut,
       });
     }
-    return new UpstreamError(
-      `${prefix}: ${error instanceof Error ? error.message : 'unknown error'}`,
-    );
+    return new UpstreamError(`${where}: ${error.message}`);
   }
 }
 

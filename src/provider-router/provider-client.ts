@@ -59,6 +59,9 @@ export interface ProviderClient {
 export const PROVIDER_CLIENTS = Symbol('PROVIDER_CLIENTS');
 export type ProviderClients = Readonly<Record<ProviderName, ProviderClient>>;
 
+/** ProviderError.code of a call the gateway itself abandoned. */
+export const ABORTED = 'aborted';
+
 /** An upstream call failed. `status` is null when no HTTP answer arrived (network, timeout). */
 export class ProviderError extends Error {
   constructor(
@@ -84,6 +87,14 @@ export class ProviderError extends Error {
   /** No answer came back after the whole request went out: the upstream may have acted on it. */
   get outcomeUnknown(): boolean {
     return this.status === null && this.requestComplete;
+  }
+
+  /**
+   * No answer because we stopped waiting (timeout, abort) while the upstream may still be
+   * working on the request: a search right now can miss a copy stored a moment later.
+   */
+  get mayStillLand(): boolean {
+    return this.outcomeUnknown && (this.timedOut || this.code === ABORTED);
   }
 
   get notFound(): boolean {

@@ -9,6 +9,7 @@ import {
   type UploadRequest,
 } from './provider-client';
 import {
+  copyOf,
   deleteAll,
   uploadToAll,
   type CopyTarget,
@@ -99,7 +100,7 @@ export class ProviderRouterService {
    * Ids of the files on a deployment whose upstream filename matches: how copies whose id we
    * never saw are found. Pages through the deployment's file list (bounded).
    */
-  async findFiles(
+  private async findFiles(
     deployment: Deployment,
     matches: (filename: string) => boolean,
   ): Promise<string[]> {
@@ -113,6 +114,21 @@ export class ProviderRouterService {
       after = result.data[result.data.length - 1].id;
     }
     return found;
+  }
+
+  /**
+   * Deletes every file on a deployment whose upstream filename matches, except `keep`: how
+   * copies whose id we never saw are removed. True when all of them are gone.
+   */
+  async deleteMatching(
+    deployment: Deployment,
+    matches: (filename: string) => boolean,
+    keep: string | null = null,
+  ): Promise<boolean> {
+    const found = await this.findFiles(deployment, matches);
+    const extra = found.filter((fileId) => fileId !== keep);
+    const failed = await this.deleteCopies(extra.map((fileId) => copyOf(deployment, fileId)));
+    return failed.length === 0;
   }
 
   private targets(deployments: readonly Deployment[]): CopyTarget[] {

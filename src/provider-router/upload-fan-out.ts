@@ -81,8 +81,8 @@ export async function uploadToAll(
         return { deployment, file };
       } catch (error) {
         if (!(error instanceof ProviderError) || error.outcomeUnknown) {
-          const mayStillLand =
-            !(error instanceof ProviderError) || error.timedOut || error.code === 'aborted';
+          // A non-ProviderError is a bug in the client: assume the worst.
+          const mayStillLand = !(error instanceof ProviderError) || error.mayStillLand;
           unanswered.set(deployment, {
             deployment,
             mayStillLand: mayStillLand || unanswered.get(deployment)?.mayStillLand === true,

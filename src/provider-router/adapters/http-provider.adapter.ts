@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import type { Deployment } from '../../config/deployment';
 import {
+  ABORTED,
   ProviderError,
   type ProviderClient,
   type ProviderContent,
@@ -80,7 +81,7 @@ export abstract class HttpProviderAdapter implements ProviderClient {
       throw new ProviderError(
         cause?.message ?? 'aborted before the upstream answered',
         null,
-        cause?.code ?? 'aborted',
+        cause?.code ?? ABORTED,
         cause?.timedOut ?? false,
         multipart.complete(),
       );
