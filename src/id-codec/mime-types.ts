@@ -77,3 +77,22 @@ export function mimeTypeToIndex(mimeType: string): number {
 export function mimeTypeFromIndex(index: number): string | undefined {
   return index >= 1 ? MIME_TYPE_TABLE[index - 1] : undefined;
 }
+
+/** The type a file falls back to when the one it was sent with cannot be used. */
+export const DEFAULT_MIME_TYPE = 'application/octet-stream';
+
+// RFC 6838 §4.2: `type/subtype`, each a restricted-name of at most 127 characters, so a valid
+// one always fits the codec's 255-byte field. Parameters (`; charset=…`) are not kept.
+const RESTRICTED_NAME = '[a-z0-9][a-z0-9!#$&^_.+-]{0,126}';
+const MIME_TYPE_PATTERN = new RegExp(`^${RESTRICTED_NAME}/${RESTRICTED_NAME}$`);
+
+/**
+ * A client-sent MIME type as the gateway stores and encodes it: lowercased, and
+ * `application/octet-stream` when it is not a well-formed `type/subtype` (too long, control
+ * characters, empty). Normalising instead of refusing matches what providers do with odd types,
+ * and guarantees every stored file can be encoded into an id.
+ */
+export function normalizeMimeType(mimeType: string | null | undefined): string {
+  const lower = (mimeType ?? '').trim().toLowerCase();
+  return MIME_TYPE_PATTERN.test(lower) ? lower : DEFAULT_MIME_TYPE;
+}

@@ -1,20 +1,24 @@
 import type { IncomingMessage } from 'node:http';
 import busboy from 'busboy';
-import { InvalidRequestError, PayloadTooLargeError } from '../../common/errors/api-error';
+import {
+  ApiError,
+  ClientClosedRequestError,
+  InvalidRequestError,
+  PayloadTooLargeError,
+} from '../../common/errors/api-error';
+import { normalizeMimeType } from '../../id-codec/mime-types';
 import type { FormFields } from './create-file-fields';
 import type { SpoolFile } from './spool-file';
+
+/** Upstreams and tools choke on longer names; OpenAI itself keeps filenames short. */
+export const MAX_FILENAME_BYTES = 512;
+// C0 controls and DEL: PostgreSQL refuses NUL in text, and none of them belong in a filename.
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/g;
 
 export interface IncomingFile {
   readonly filename: string;
   readonly mimeType: string;
-}
-
-/** The client went away mid-body: there is nobody to answer, only cleanup to do. */
-export class ClientAbortedError extends Error {
-  constructor() {
-    super('the client closed the connection before the upload finished');
-    this.name = 'ClientAbortedError';
-  }
 }
 
 /**
@@ -31,12 +35,9 @@ export class IncomingUpload {
   readonly done: Promise<void>;
   private readonly abortController = new AbortController();
   private settled = false;
+  private fail: (error: Error) => void = () => undefined;
 
-  constructor(
-    private readonly request: IncomingMessage,
-    private readonly spool: SpoolFile,
-    maxFileBytes: number,
-  ) {
+  constructor(request: IncomingMessage, spool: SpoolFile, maxFileBytes: number) {
     let onFileStarted: (started: boolean) => void = () => undefined;
     this.fileStarted = new Promise((resolve) => (onFileStarted = resolve));
     this.done = new Promise<void>((resolve, reject) => {
@@ -51,6 +52,7 @@ export class IncomingUpload {
         request.resume();
         reject(error);
       };
+      this.fail = fail;
       let parser: busboy.Busboy;
       try {
         parser = createParser(request, maxFileBytes);
@@ -87,10 +89,18 @@ export class IncomingUpload {
           );
           return;
         }
-        this.file = {
-          filename: info.filename || 'upload',
-          mimeType: info.mimeType || 'application/octet-stream',
-        };
+        const filename = cleanFilename(info.filename);
+        if (Buffer.byteLength(filename) > MAX_FILENAME_BYTES) {
+          stream.resume();
+          fail(
+            new InvalidRequestError(
+              `The filename is longer than ${MAX_FILENAME_BYTES} bytes; send a shorter one.`,
+              { param: 'file', code: 'invalid_filename' },
+            ),
+          );
+          return;
+        }
+        this.file = { filename, mimeType: normalizeMimeType(info.mimeType) };
         fileSpooled = false;
         const writer = spool.writer();
         stream.on('limit', () =>
@@ -101,7 +111,8 @@ export class IncomingUpload {
             ),
           ),
         );
-        stream.on('error', (error: Error) => fail(error));
+        // busboy reports a body that ends inside the file part on the part's stream.
+        stream.on('error', (error: Error) => fail(malformed(error)));
         writer.on('error', (error: Error) => fail(error));
         writer.on('finish', () => {
           fileSpooled = true;
@@ -125,16 +136,14 @@ export class IncomingUpload {
       );
       parser.on('partsLimit', () => fail(new InvalidRequestError('Too many form parts.')));
       parser.on('fieldsLimit', () => fail(new InvalidRequestError('Too many form fields.')));
-      parser.on('error', (error: Error) =>
-        fail(new InvalidRequestError(`Malformed multipart body: ${error.message}`)),
-      );
+      parser.on('error', (error: Error) => fail(malformed(error)));
       parser.on('close', () => {
         bodyParsed = true;
         maybeDone();
       });
-      request.on('aborted', () => fail(new ClientAbortedError()));
+      request.on('aborted', () => fail(new ClientClosedRequestError()));
       request.on('close', () => {
-        if (!request.complete) fail(new ClientAbortedError());
+        if (!request.complete) fail(new ClientClosedRequestError());
       });
       request.pipe(parser);
     });
@@ -151,17 +160,28 @@ export class IncomingUpload {
     return this.abortController.signal;
   }
 
-  /** Stops reading the body (used when an upstream failure already decided the answer). */
+  /**
+   * Stops reading the body (an upstream failure already decided the answer, or shutdown gave
+   * up on it): copies in flight are aborted and whoever awaits the body sees `reason`.
+   */
   stop(reason: Error): void {
-    if (!this.settled) {
-      this.settled = true;
-      this.abortController.abort(reason);
-      this.spool.fail(reason);
-      this.request.unpipe();
-      // Discard the rest so the client can read our answer instead of a reset connection.
-      this.request.resume();
-    }
+    this.fail(reason);
   }
+}
+
+/** What busboy says about a body it cannot parse is the client's error, not ours. */
+function malformed(error: Error): ApiError {
+  return error instanceof ApiError
+    ? error
+    : new InvalidRequestError(`Malformed multipart body: ${error.message}.`, {
+        code: 'invalid_multipart',
+      });
+}
+
+/** The filename as stored: control characters dropped, `upload` when nothing is left. */
+function cleanFilename(raw: string | undefined): string {
+  const cleaned = (raw ?? '').replace(CONTROL_CHARACTERS, '');
+  return cleaned.trim() === '' ? 'upload' : cleaned;
 }
 
 function createParser(request: IncomingMessage, maxFileBytes: number): busboy.Busboy {
