@@ -1,17 +1,10 @@
-import {
-  Module,
-  ValidationPipe,
-  type DynamicModule,
-  type MiddlewareConsumer,
-  type NestModule,
-} from '@nestjs/common';
+import { Module, ValidationPipe, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import type { ValidationError } from 'class-validator';
 import { CacheModule } from './cache/cache.module';
 import { AuthGuard } from './common/auth/auth.guard';
 import { InvalidRequestError } from './common/errors/api-error';
 import { OpenAIExceptionFilter } from './common/errors/openai-exception.filter';
-import { requestIdMiddleware } from './common/http/request-id.middleware';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import type { ResolvedDataSource } from './database/data-source-options';
@@ -19,6 +12,7 @@ import { DatabaseModule } from './database/database.module';
 import { FilesModule } from './files/files.module';
 import { HealthModule } from './health/health.module';
 import { IdCodecModule } from './id-codec/id-codec.module';
+import { LifecycleModule } from './lifecycle/lifecycle.module';
 import { ProviderRouterModule } from './provider-router/provider-router.module';
 
 /** Query/body validation errors become a 400 naming the first offending field in `param`. */
@@ -34,12 +28,13 @@ function validationError(errors: ValidationError[]): InvalidRequestError {
 }
 
 @Module({})
-export class AppModule implements NestModule {
+export class AppModule {
   static forRoot(config: AppConfig, database: ResolvedDataSource): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        LifecycleModule,
         DatabaseModule.forRoot(database),
         CacheModule,
         IdCodecModule,
@@ -60,9 +55,5 @@ export class AppModule implements NestModule {
         },
       ],
     };
-  }
-
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(requestIdMiddleware).forRoutes('*path');
   }
 }

@@ -2,6 +2,7 @@ import { Logger, type INestApplication, type LogLevel as NestLogLevel } from '@n
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
+import { installHttpEdge } from './common/http/http-edge';
 import type { AppConfig } from './config/app-config';
 import { LOG_LEVELS } from './config/env.schema';
 import { buildDataSourceOptions } from './database/data-source-options';
@@ -18,12 +19,14 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
       AppModule.forRoot(config, database),
       {
         logger: LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(config.logLevel) + 1) as NestLogLevel[],
-        // Multipart uploads are parsed as streams by the Files module; JSON bodies stay small.
-        bodyParser: true,
+        // Parsers are installed by installHttpEdge, after the request id (multipart uploads are
+        // parsed as streams by the Files module).
+        bodyParser: false,
       },
     );
     app.set('x-powered-by', false);
     app.enableShutdownHooks();
+    installHttpEdge(app, config);
     setupSwagger(app);
     return app;
   } catch (error) {

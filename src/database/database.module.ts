@@ -2,6 +2,7 @@ import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { ResolvedDataSource } from './data-source-options';
+import { DatabaseOutageService } from './database-outage.service';
 
 /** Any fixed 64-bit key: replicas that start together take turns migrating under it. */
 const MIGRATION_LOCK_KEY = 4_170_313_712;
@@ -36,7 +37,8 @@ export class DatabaseModule implements OnApplicationShutdown {
           },
         }),
       ],
-      providers: [{ provide: RESOLVED, useValue: resolved }],
+      providers: [{ provide: RESOLVED, useValue: resolved }, DatabaseOutageService],
+      exports: [DatabaseOutageService],
     };
   }
 

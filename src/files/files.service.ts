@@ -5,6 +5,7 @@ import { CacheService } from '../cache/cache.service';
 import type { Caller } from '../common/auth/caller';
 import {
   ApiError,
+  ClientClosedRequestError,
   InvalidRequestError,
   NotFoundError,
   PayloadTooLargeError,
@@ -14,6 +15,8 @@ import type { GatewayRequest } from '../common/http/request-context';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { Deployment } from '../config/deployment';
 import { InternalRef } from '../id-codec/internal-ref';
+import { normalizeMimeType } from '../id-codec/mime-types';
+import { DrainService } from '../lifecycle/drain.service';
 import { ProviderError, type ProviderContent } from '../provider-router/provider-client';
 import { ProviderRouterService } from '../provider-router/provider-router.service';
 import { copyOf, type PlacedCopy, type UnansweredCopy } from '../provider-router/upload-fan-out';
@@ -25,7 +28,7 @@ import {
   type CreateFileFields,
   type FormFields,
 } from './upload/create-file-fields';
-import { ClientAbortedError, IncomingUpload } from './upload/incoming-upload';
+import { IncomingUpload } from './upload/incoming-upload';
 import { SpoolFile } from './upload/spool-file';
 import { isCopyOf, taggedFilename } from './upload/upload-tag';
 
@@ -67,6 +70,7 @@ export class FilesService {
     private readonly files: FilesRepository,
     private readonly cache: CacheService,
     private readonly router: ProviderRouterService,
+    private readonly drain: DrainService,
   ) {}
 
   /**
@@ -85,12 +89,22 @@ export class FilesService {
     }
     const spool = await SpoolFile.create();
     const upload = new IncomingUpload(request, spool, this.config.maxUploadBytes);
+    // Past the drain limit on shutdown, an upload still running gives up and removes its copies.
+    const onShutdown = (): void => upload.stop(this.drain.abandonSignal.reason as Error);
+    this.drain.abandonSignal.addEventListener('abort', onShutdown, { once: true });
     try {
       return await this.runUpload(upload, spool, caller);
     } catch (error) {
       upload.stop(error instanceof Error ? error : new Error(String(error)));
+      if (error instanceof ClientClosedRequestError) {
+        // A normal event, not a fault: one line, and the copies are already removed.
+        this.logger.warn(
+          `[${request.requestId ?? '-'}] client went away mid-upload; upload abandoned`,
+        );
+      }
       throw error;
     } finally {
+      this.drain.abandonSignal.removeEventListener('abort', onShutdown);
       await spool.close();
     }
   }
@@ -171,11 +185,6 @@ export class FilesService {
         `file ${id}: ${spool.size} bytes copied to ${result.copies.length} deployment(s) for ${caller.userId}`,
       );
       return toFileObject(record);
-    } catch (error) {
-      if (error instanceof ClientAbortedError) {
-        this.logger.warn(`file ${id}: client went away mid-upload; upload abandoned`);
-      }
-      throw error;
     } finally {
       clearInterval(heartbeat);
     }
@@ -468,7 +477,12 @@ function earliestExpiry(requested: Date | null, copies: readonly PlacedCopy[]): 
 
 function toFileObject(record: FileRecord): FileObject {
   return {
-    id: new InternalRef({ kind: 'file', uid: record.id, mimeType: record.mimeType }),
+    // Normalised again here: a row stored before uploads were normalised must not break a list.
+    id: new InternalRef({
+      kind: 'file',
+      uid: record.id,
+      mimeType: normalizeMimeType(record.mimeType),
+    }),
     object: 'file',
     bytes: record.bytes,
     created_at: record.createdAt,

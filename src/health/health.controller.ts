@@ -10,6 +10,7 @@ import type { Response } from 'express';
 import { DataSource } from 'typeorm';
 import { CacheService } from '../cache/cache.service';
 import { Public } from '../common/auth/public.decorator';
+import { DrainService } from '../lifecycle/drain.service';
 
 type Check = { status: 'up' | 'down' | 'disabled' };
 
@@ -20,6 +21,7 @@ export class HealthController {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly cache: CacheService,
+    private readonly drain: DrainService,
   ) {}
 
   @Get('live')
@@ -33,13 +35,14 @@ export class HealthController {
    * Ready when the database answers. The cache is reported but does not make the service
    * unready: every request falls through to the database when it is down, and pulling all
    * replicas out of rotation during a Redis outage would turn a slowdown into an outage.
+   * Draining (SIGTERM received) is unready at once, so the load balancer stops sending traffic.
    */
   @Get('ready')
   @ApiOperation({ summary: 'The database answers (cache reported, not required)' })
   @ApiOkResponse({ description: 'Ready' })
   @ApiServiceUnavailableResponse({ description: 'The database does not answer' })
   async ready(@Res({ passthrough: true }) response: Response): Promise<{
-    status: 'ready' | 'unavailable';
+    status: 'ready' | 'unavailable' | 'draining';
     checks: { database: Check; cache: Check };
   }> {
     const [database, cache] = await Promise.all([
@@ -51,8 +54,10 @@ export class HealthController {
         ? Promise.resolve<Check>({ status: 'disabled' })
         : this.cache.ping().then((ok): Check => ({ status: ok ? 'up' : 'down' })),
     ]);
-    const ready = database.status === 'up';
+    const draining = this.drain.isDraining;
+    const ready = database.status === 'up' && !draining;
     response.status(ready ? 200 : 503);
-    return { status: ready ? 'ready' : 'unavailable', checks: { database, cache } };
+    const status = draining ? 'draining' : ready ? 'ready' : 'unavailable';
+    return { status, checks: { database, cache } };
   }
 }

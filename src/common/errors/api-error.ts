@@ -73,8 +73,31 @@ export class UpstreamError extends ApiError {
   }
 }
 
+/**
+ * The gateway cannot serve now but will soon (database outage, shutting down): 503 with
+ * `Retry-After`, which the SDKs honour when they retry.
+ */
 export class ServiceUnavailableError extends ApiError {
-  constructor(message: string) {
-    super(503, 'server_error', message, { code: 'service_unavailable' });
+  constructor(
+    message: string,
+    options: { readonly code?: string; readonly retryAfterSeconds?: number } = {},
+  ) {
+    super(503, 'server_error', message, {
+      code: options.code ?? 'service_unavailable',
+      headers:
+        options.retryAfterSeconds === undefined
+          ? {}
+          : { 'retry-after': String(options.retryAfterSeconds) },
+    });
+  }
+}
+
+/**
+ * The client closed the connection before its request finished (nginx's 499). Nobody reads the
+ * answer; the error exists so the work in flight unwinds and cleans up like any other failure.
+ */
+export class ClientClosedRequestError extends ApiError {
+  constructor(message = 'the client closed the connection before the request finished') {
+    super(499, 'invalid_request_error', message, { code: 'client_closed_request' });
   }
 }

@@ -2,11 +2,13 @@ import {
   Catch,
   HttpException,
   Logger,
+  Optional,
   type ArgumentsHost,
   type ExceptionFilter,
 } from '@nestjs/common';
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { GatewayRequest } from '../http/request-context';
+import { DatabaseOutageService } from '../../database/database-outage.service';
 import { ApiError } from './api-error';
 
 export interface OpenAIErrorBody {
@@ -26,71 +28,73 @@ const TYPE_BY_STATUS: Readonly<Record<number, string>> = {
 
 /**
  * The one place that writes error responses, always as OpenAI's envelope with all four keys.
- * Unknown errors become a 500 with a generic message; the stack goes to the log with the
+ * An unreachable database is a 503 with Retry-After (logged once per outage, not per request);
+ * other unknown errors become a 500 with a generic message, the stack going to the log with the
  * request id, never to the client.
  */
 @Catch()
 export class OpenAIExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger(OpenAIExceptionFilter.name);
 
+  constructor(@Optional() private readonly outage?: DatabaseOutageService) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
-    const response = ctx.getResponse<Response>();
+    const response = ctx.getResponse<ServerResponse>();
     const request = ctx.getRequest<GatewayRequest>();
-    const { status, body, headers } = this.toResponse(exception, request);
+    const error = this.toApiError(exception, request);
     if (response.headersSent) {
       // A streamed body already started (file content): the only honest signal left is to cut it.
       response.destroy();
       return;
     }
-    for (const [name, value] of Object.entries(headers)) {
-      response.setHeader(name, value);
-    }
-    response.status(status).json(body);
+    writeErrorEnvelope(response, error);
   }
 
-  private toResponse(
-    exception: unknown,
-    request: GatewayRequest,
-  ): { status: number; body: OpenAIErrorBody; headers: Readonly<Record<string, string>> } {
+  private toApiError(exception: unknown, request: GatewayRequest): ApiError {
     if (exception instanceof ApiError) {
-      return {
-        status: exception.status,
-        headers: exception.headers,
-        body: envelope(exception.message, exception.type, exception.param, exception.code),
-      };
+      return exception;
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       if (status >= 500) {
         this.logger.error(`[${request.requestId ?? '-'}] ${exception.message}`, exception.stack);
       }
-      return {
+      return new ApiError(
         status,
-        headers: {},
-        body: envelope(
-          httpExceptionMessage(exception),
-          TYPE_BY_STATUS[status] ?? (status >= 500 ? 'server_error' : 'invalid_request_error'),
-          null,
-          null,
-        ),
-      };
+        TYPE_BY_STATUS[status] ?? (status >= 500 ? 'server_error' : 'invalid_request_error'),
+        httpExceptionMessage(exception),
+      );
+    }
+    const unavailable = this.outage?.unavailable(exception);
+    if (unavailable) {
+      return unavailable;
     }
     this.logger.error(
       `[${request.requestId ?? '-'}] unhandled error on ${request.method} ${request.path}`,
       exception instanceof Error ? exception.stack : String(exception),
     );
-    return {
-      status: 500,
-      headers: {},
-      body: envelope(
-        'The server had an error while processing your request.',
-        'server_error',
-        null,
-        null,
-      ),
-    };
+    return new ApiError(
+      500,
+      'server_error',
+      'The server had an error while processing your request.',
+    );
   }
+}
+
+/**
+ * Writes an ApiError as the envelope on a bare Node response: shared by the filter and by the
+ * code that answers before Nest sees a request (drain gate, Node's own client errors).
+ */
+export function writeErrorEnvelope(response: ServerResponse, error: ApiError): void {
+  const body = JSON.stringify(envelope(error.message, error.type, error.param, error.code));
+  for (const [name, value] of Object.entries(error.headers)) {
+    response.setHeader(name, value);
+  }
+  response.statusCode = error.status;
+  response.setHeader('content-type', 'application/json; charset=utf-8');
+  response.setHeader('content-length', Buffer.byteLength(body));
+  response.end(body);
 }
 
 export function envelope(

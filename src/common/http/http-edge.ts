@@ -1,0 +1,72 @@
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { AppConfig } from '../../config/app-config';
+import { DrainService } from '../../lifecycle/drain.service';
+import { ApiError, InvalidRequestError } from '../errors/api-error';
+import { envelope, writeErrorEnvelope } from '../errors/openai-exception.filter';
+import { newRequestId, requestIdMiddleware } from './request-id.middleware';
+
+/**
+ * What every request meets before any route: a request id, the drain gate, the body parsers
+ * (JSON bodies of real model calls carry base64 images and documents, so the limit is
+ * configurable), and envelope answers for what Node itself refuses before Express runs.
+ * Order matters: anything registered before the request id would answer without one.
+ */
+export function installHttpEdge(app: NestExpressApplication, config: AppConfig): void {
+  app.use(requestIdMiddleware);
+  app.use(app.get(DrainService).middleware);
+  app.useBodyParser('json', { limit: config.maxJsonBodyBytes });
+  app.useBodyParser('urlencoded', { limit: config.maxJsonBodyBytes, extended: true });
+
+  const server: Server = app.getHttpServer();
+  server.on('clientError', answerClientError);
+  // With a listener, Node no longer answers an unmet `Expect` with a bare 417 of its own.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    res.setHeader('x-request-id', newRequestId());
+    res.setHeader('connection', 'close');
+    writeErrorEnvelope(
+      res,
+      new ApiError(
+        417,
+        'invalid_request_error',
+        `Unsupported Expect header '${String(req.headers.expect)}'; only '100-continue' is understood.`,
+        { param: 'expect', code: 'expectation_failed' },
+      ),
+    );
+  });
+}
+
+/**
+ * Node's parser refused the request (oversized headers, Transfer-Encoding with Content-Length,
+ * garbage): there is no request object, so the answer is written to the socket by hand.
+ */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  // A reset or a socket that cannot be written is a client gone: nobody to answer.
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? 431
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 408
+        : 400;
+  const message =
+    status === 431
+      ? 'Request headers are too large.'
+      : status === 408
+        ? 'The request did not arrive in time.'
+        : `Malformed HTTP request (${error.code ?? 'parse error'}).`;
+  const refused = new InvalidRequestError(message, { code: 'invalid_http_request' });
+  const body = JSON.stringify(envelope(refused.message, refused.type, null, refused.code));
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+      'content-type: application/json; charset=utf-8\r\n' +
+      `content-length: ${Buffer.byteLength(body)}\r\n` +
+      `x-request-id: ${newRequestId()}\r\n` +
+      'connection: close\r\n\r\n' +
+      body,
+  );
+}
