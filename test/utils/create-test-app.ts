@@ -18,6 +18,7 @@ import {
   type SimRoute,
 } from '../../src/simulator/simulator';
 import { startNetworkProxy, type NetworkProxy } from './network-proxy';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy';
 
 export const TEST_DATABASE_URL =
   process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -54,6 +55,11 @@ export interface TestAppOptions {
   readonly upstreamTimeoutMs?: number;
   /** Deployments reached through a NetworkProxy (see `proxies`) instead of directly. */
   readonly proxied?: readonly string[];
+  /** The gateway reaches PostgreSQL through a TcpProxy (see `databaseProxy`) that can be cut. */
+  readonly proxiedDatabase?: boolean;
+  /** DRAIN_TIMEOUT_MS: how long in-flight requests may finish on shutdown. */
+  readonly drainTimeoutMs?: number;
+  readonly maxJsonBodyBytes?: number;
 }
 
 export interface TestApp {
@@ -68,11 +74,15 @@ export interface TestApp {
   readonly simKeys: Readonly<Record<string, string>>;
   /** The network between the gateway and each deployment named in `options.proxied`. */
   readonly proxies: Readonly<Record<string, NetworkProxy>>;
+  /** The network between the gateway and PostgreSQL, with `options.proxiedDatabase`. */
+  readonly databaseProxy: TcpProxy | null;
   readonly keys: Readonly<Record<UserName, string>>;
   readonly dataSource: DataSource;
   readonly databaseName: string;
   /** `Authorization` header value for a user. */
   bearer(user: UserName): string;
+  /** Closes the application the way SIGTERM does (drain, then close), once. */
+  shutdown(): Promise<void>;
   /** Empties every simulator (files, calls, faults) and the gateway's tables. */
   reset(): Promise<void>;
   close(): Promise<void>;
@@ -141,17 +151,29 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     const configPath = join(tmp, 'config.yaml');
     await writeFile(configPath, configYaml(deployments, apiBases, simKeys, keys, options));
 
+    let databaseProxy: TcpProxy | null = null;
+    if (options.proxiedDatabase) {
+      const server = new URL(TEST_DATABASE_URL);
+      const proxy = await startTcpProxy(server.hostname, Number(server.port || 5432));
+      cleanups.push(() => proxy.close());
+      databaseProxy = proxy;
+    }
     const config = loadAppConfig({
       CONFIG_PATH: configPath,
-      DATABASE_URL: databaseUrl(databaseName),
+      DATABASE_URL: databaseUrl(databaseName, databaseProxy?.port),
       ...(options.redisUrl === null ? {} : { REDIS_URL: options.redisUrl ?? TEST_REDIS_URL }),
       ID_SIGNING_SECRET: `e2e-signing-secret-${randomBytes(16).toString('hex')}`,
       DATA_DIR: join(tmp, 'data'),
       LOG_LEVEL: 'error',
       UPSTREAM_TIMEOUT_MS: String(options.upstreamTimeoutMs ?? 15_000),
+      ...(options.drainTimeoutMs === undefined
+        ? {}
+        : { DRAIN_TIMEOUT_MS: String(options.drainTimeoutMs) }),
     });
     const app = await createApp(config);
-    cleanups.push(() => app.close());
+    let closing: Promise<void> | null = null;
+    const shutdown = (): Promise<void> => (closing ??= app.close());
+    cleanups.push(shutdown);
     await app.listen(0, '127.0.0.1');
     const http = app.getHttpServer() as Server;
     const { port } = http.address() as AddressInfo;
@@ -166,10 +188,12 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       deployments,
       simKeys,
       proxies,
+      databaseProxy,
       keys,
       dataSource,
       databaseName,
       bearer: (user) => `Bearer ${keys[user]}`,
+      shutdown,
       reset: async () => {
         for (const sim of Object.values(sims)) sim.reset();
         for (const proxy of Object.values(proxies)) proxy.clear();
@@ -214,6 +238,9 @@ function configYaml(
   if (options.maxUploadBytes !== undefined) {
     gateway.max_upload_bytes = options.maxUploadBytes;
   }
+  if (options.maxJsonBodyBytes !== undefined) {
+    gateway.max_json_body_bytes = options.maxJsonBodyBytes;
+  }
   return toYaml({
     model_list: deployments.map((d) => ({
       model_name: d.modelName,
@@ -229,9 +256,13 @@ function configYaml(
   });
 }
 
-function databaseUrl(name: string): string {
+function databaseUrl(name: string, port?: number): string {
   const url = new URL(TEST_DATABASE_URL);
   url.pathname = `/${name}`;
+  if (port !== undefined) {
+    url.hostname = '127.0.0.1';
+    url.port = String(port);
+  }
   return url.toString();
 }
 

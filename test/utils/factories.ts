@@ -66,6 +66,8 @@ export interface SeededFile {
   readonly purpose?: string;
   readonly filename?: string;
   readonly bytes?: number;
+  /** Default application/jsonl. */
+  readonly mimeType?: string;
   readonly status: 'pending' | 'ready' | 'deleting';
   /** How long ago the last heartbeat was. */
   readonly heartbeatSecondsAgo?: number;
@@ -85,7 +87,7 @@ export async function seedFile(dataSource: DataSource, file: SeededFile): Promis
       `INSERT INTO managed_files
          (id, owner_user_id, owner_team_id, purpose, filename, bytes, mime_type, status,
           created_at, expires_at, heartbeat_at)
-       VALUES ($1, $2, $3, $4, $5, $6, 'application/jsonl', $7,
+       VALUES ($1, $2, $3, $4, $5, $6, $10, $7,
                now() - make_interval(secs => $8), $9, now() - make_interval(secs => $8))`,
       [
         id,
@@ -99,6 +101,7 @@ export async function seedFile(dataSource: DataSource, file: SeededFile): Promis
         file.expiresInSeconds === undefined
           ? null
           : new Date(Date.now() + file.expiresInSeconds * 1000),
+        file.mimeType ?? 'application/jsonl',
       ],
     );
     for (const copy of file.copies) {
