@@ -6,6 +6,7 @@ const NOUN: Readonly<Record<IdKind, string>> = {
   file: 'file',
   batch: 'batch',
   fine_tuning_job: 'fine-tuning job',
+  response: 'response',
 };
 
 /** The codec bound to this deployment's signing secret (provided by IdCodecModule). */

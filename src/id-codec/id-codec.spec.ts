@@ -7,6 +7,7 @@ import {
   MAX_DEPLOYMENT_ID_BYTES,
   MAX_ID_LENGTH,
   MAX_MIME_TYPE_BYTES,
+  MAX_OWNER_ID_BYTES,
   MAX_PROVIDER_ID_BYTES,
   isUuid,
   type IdKind,
@@ -17,12 +18,12 @@ import { MIME_TYPE_TABLE } from './mime-types';
 const SECRET = 'unit-test-secret-0123456789abcdef-0123456789';
 const OTHER_SECRET = 'another-secret-0123456789abcdef-0123456789';
 const UID = '0f8e5a3c-6b1d-4c2e-9a7f-1234567890ab';
-const KINDS: readonly IdKind[] = ['file', 'batch', 'fine_tuning_job'];
+const KINDS: readonly IdKind[] = ['file', 'batch', 'fine_tuning_job', 'response'];
 const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
 // Wire constants restated here on purpose: issued ids depend on them, so changing them in the
 // implementation must break these tests.
-const KIND_CODE: Record<IdKind, number> = { file: 1, batch: 2, fine_tuning_job: 3 };
+const KIND_CODE: Record<IdKind, number> = { file: 1, batch: 2, fine_tuning_job: 3, response: 4 };
 const FLAG_MIME = 0x01;
 const FLAG_DEPLOYMENT = 0x02;
 const FLAG_PROVIDER = 0x04;
@@ -331,19 +332,55 @@ describe(IdCodec.name, () => {
       );
     });
 
-    it('should encode the largest payload within MAX_ID_LENGTH exactly', () => {
+    it('should encode the largest payload of every kind within MAX_ID_LENGTH, the sealed one exactly', () => {
+      const lengths = KINDS.map((kind) => {
+        const payload: UnifiedIdPayload = {
+          kind,
+          uid: UID,
+          mimeType: 'm'.repeat(MAX_MIME_TYPE_BYTES),
+          deploymentId: 'd'.repeat(MAX_DEPLOYMENT_ID_BYTES),
+          providerId: 'p'.repeat(MAX_PROVIDER_ID_BYTES),
+          ownerUserId: 'u'.repeat(MAX_OWNER_ID_BYTES),
+          ownerTeamId: 't'.repeat(MAX_OWNER_ID_BYTES),
+        };
+        const id = codec.encode(payload);
+        expect(id.length).toBeLessThanOrEqual(MAX_ID_LENGTH);
+        expect(codec.decode(id)).toStrictEqual(payload);
+        expect(codec.decode(id + 'A')).toBeNull();
+        return id.length;
+      });
+      expect(MAX_ID_LENGTH).toBe(2803);
+      expect(Math.max(...lengths)).toBe(MAX_ID_LENGTH);
+    });
+
+    it('should seal response ids: nothing in them is readable, and every edit fails', () => {
       const payload: UnifiedIdPayload = {
-        kind: 'batch',
+        kind: 'response',
         uid: UID,
-        mimeType: 'm'.repeat(MAX_MIME_TYPE_BYTES),
-        deploymentId: 'd'.repeat(MAX_DEPLOYMENT_ID_BYTES),
-        providerId: 'p'.repeat(MAX_PROVIDER_ID_BYTES),
+        deploymentId: 'azure-sweden',
+        providerId: 'resp_provider123',
+        ownerUserId: 'alice',
+        ownerTeamId: 'research',
       };
       const id = codec.encode(payload);
-      expect(MAX_ID_LENGTH).toBe(2105);
-      expect(id).toHaveLength(MAX_ID_LENGTH);
+      expect(id.startsWith('resp_')).toBe(true);
+      const raw = Buffer.from(id.slice('resp_'.length), 'base64url').toString('latin1');
+      for (const secret of ['azure-sweden', 'resp_provider123', 'alice', 'research']) {
+        expect(raw).not.toContain(secret);
+        expect(id).not.toContain(secret);
+      }
       expect(codec.decode(id)).toStrictEqual(payload);
-      expect(codec.decode(id + 'A')).toBeNull();
+      // Two ids for one payload differ (random nonce) and both open.
+      const again = codec.encode(payload);
+      expect(again).not.toBe(id);
+      expect(codec.decode(again, 'response')).toStrictEqual(payload);
+      expect(new IdCodec(OTHER_SECRET).decode(id)).toBeNull();
+      for (let i = 'resp_'.length; i < id.length; i++) {
+        const swapped = id[i] === 'A' ? 'B' : 'A';
+        expect(codec.decode(id.slice(0, i) + swapped + id.slice(i + 1))).toBeNull();
+      }
+      // The sealed bytes cannot be replayed under another prefix.
+      expect(codec.decode(`file-${id.slice('resp_'.length)}`)).toBeNull();
     });
 
     it('should throw on strings with lone surrogates, which UTF-8 cannot carry', () => {

@@ -1,15 +1,32 @@
-import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createSecretKey,
+  hkdfSync,
+  randomBytes,
+  timingSafeEqual,
+  type KeyObject,
+} from 'node:crypto';
 import { TextDecoder } from 'node:util';
 import { mimeTypeFromIndex, mimeTypeToIndex } from './mime-types';
 
-export type IdKind = 'file' | 'batch' | 'fine_tuning_job';
+export type IdKind = 'file' | 'batch' | 'fine_tuning_job' | 'response';
 
 /** The same prefixes OpenAI uses, so the official SDKs and client code accept our ids unchanged. */
 export const ID_PREFIXES: Readonly<Record<IdKind, string>> = Object.freeze({
   file: 'file-',
   batch: 'batch_',
   fine_tuning_job: 'ftjob-',
+  response: 'resp_',
 });
+
+/**
+ * Kinds whose ids are encrypted (AES-256-GCM), not just signed: they name a deployment and the
+ * provider's own id, which nobody who decodes the id may learn, and carry their owner, so the
+ * ownership rule applies without a database read (a Responses call writes nothing to the store).
+ */
+const SEALED_KINDS: ReadonlySet<IdKind> = new Set<IdKind>(['response']);
 
 export interface UnifiedIdPayload {
   kind: IdKind;
@@ -21,12 +38,16 @@ export interface UnifiedIdPayload {
   deploymentId?: string;
   /** The provider's own id for the object on that deployment. */
   providerId?: string;
+  /** Sealed kinds: who owns the object (the ownership rule needs no lookup). */
+  ownerUserId?: string;
+  ownerTeamId?: string;
 }
 
 export const MIN_SECRET_BYTES = 32;
 export const MAX_MIME_TYPE_BYTES = 255;
 export const MAX_DEPLOYMENT_ID_BYTES = 255;
 export const MAX_PROVIDER_ID_BYTES = 1024;
+export const MAX_OWNER_ID_BYTES = 255;
 
 const VERSION = 1;
 // Wire codes are part of issued ids: never renumber, only add.
@@ -34,11 +55,18 @@ const KIND_CODES: Readonly<Record<IdKind, number>> = Object.freeze({
   file: 1,
   batch: 2,
   fine_tuning_job: 3,
+  response: 4,
 });
 const FLAG_MIME_TYPE = 0x01;
 const FLAG_DEPLOYMENT_ID = 0x02;
 const FLAG_PROVIDER_ID = 0x04;
-const KNOWN_FLAGS = FLAG_MIME_TYPE | FLAG_DEPLOYMENT_ID | FLAG_PROVIDER_ID;
+const FLAG_OWNER_USER_ID = 0x08;
+const FLAG_OWNER_TEAM_ID = 0x10;
+const KNOWN_FLAGS =
+  FLAG_MIME_TYPE | FLAG_DEPLOYMENT_ID | FLAG_PROVIDER_ID | FLAG_OWNER_USER_ID | FLAG_OWNER_TEAM_ID;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+const SEAL_INFO = 'managed-files-gateway id seal v1';
 
 const UID_BYTES = 16;
 const HEADER_BYTES = 1 + 1 + UID_BYTES + 1;
@@ -47,16 +75,24 @@ const MAX_PAYLOAD_BYTES =
   HEADER_BYTES +
   (1 + 1 + MAX_MIME_TYPE_BYTES) +
   (1 + MAX_DEPLOYMENT_ID_BYTES) +
-  (2 + MAX_PROVIDER_ID_BYTES);
+  (2 + MAX_PROVIDER_ID_BYTES) +
+  2 * (1 + MAX_OWNER_ID_BYTES);
 
 /**
  * The longest id encode() can produce (2105). Derived from the field limits rather than picked,
  * so decode's early length cut-off can never reject an id we issued; callers can reuse it to
  * bound request fields.
  */
-export const MAX_ID_LENGTH =
-  Math.max(...Object.values(ID_PREFIXES).map((prefix) => prefix.length)) +
-  Math.ceil(((MAX_PAYLOAD_BYTES + MAC_BYTES) * 4) / 3);
+export const MAX_ID_LENGTH = Math.max(
+  ...(Object.keys(ID_PREFIXES) as IdKind[]).map(
+    (kind) =>
+      ID_PREFIXES[kind].length +
+      Math.ceil(
+        ((MAX_PAYLOAD_BYTES + (SEALED_KINDS.has(kind) ? NONCE_BYTES + TAG_BYTES : MAC_BYTES)) * 4) /
+          3,
+      ),
+  ),
+);
 
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const BASE64URL_PATTERN = /^[A-Za-z0-9_-]+$/;
@@ -75,12 +111,15 @@ export function isUuid(s: string): boolean {
 /**
  * Turns gateway-managed object references into OpenAI-looking ids and back.
  *
- * Format: `<prefix><base64url(payload || mac)>` where mac is HMAC-SHA256 over prefix and payload,
- * truncated to 128 bits. The id is authenticated, not encrypted: clients can read what is in it,
+ * Signed kinds: `<prefix><base64url(payload || mac)>` where mac is HMAC-SHA256 over prefix and
+ * payload, truncated to 128 bits. Authenticated, not encrypted: clients can read what is in it,
  * but cannot make up one the gateway will accept.
+ * Sealed kinds: `<prefix><base64url(nonce || AES-256-GCM(payload) || tag)>` with the prefix as
+ * associated data and a key derived from the secret (HKDF): unreadable and unforgeable.
  */
 export class IdCodec {
   private readonly key: KeyObject;
+  private readonly sealKey: Buffer;
 
   constructor(secret: Uint8Array | string) {
     let bytes: Buffer;
@@ -99,6 +138,8 @@ export class IdCodec {
     }
     // A KeyObject keeps the raw secret out of anything that logs or serializes this instance.
     this.key = createSecretKey(bytes);
+    // A separate key for sealing: the HMAC key never doubles as an encryption key.
+    this.sealKey = Buffer.from(hkdfSync('sha256', bytes, Buffer.alloc(0), SEAL_INFO, 32));
   }
 
   encode(payload: UnifiedIdPayload): string {
@@ -107,6 +148,9 @@ export class IdCodec {
     }
     const prefix = ID_PREFIXES[payload.kind];
     const bytes = serialize(payload);
+    if (SEALED_KINDS.has(payload.kind)) {
+      return prefix + this.seal(prefix, bytes).toString('base64url');
+    }
     return prefix + Buffer.concat([bytes, this.mac(prefix, bytes)]).toString('base64url');
   }
 
@@ -127,11 +171,8 @@ export class IdCodec {
     // The last character can carry unused low bits that the decoder drops; insisting on the
     // canonical spelling keeps one id per payload.
     if (raw.toString('base64url') !== body) return null;
-    if (raw.length < HEADER_BYTES + MAC_BYTES) return null;
-
-    const bytes = raw.subarray(0, raw.length - MAC_BYTES);
-    const mac = raw.subarray(raw.length - MAC_BYTES);
-    if (!timingSafeEqual(mac, this.mac(prefix, bytes))) return null;
+    const bytes = SEALED_KINDS.has(kind) ? this.open(prefix, raw) : this.verify(prefix, raw);
+    if (bytes === null) return null;
 
     // Authenticated from here on, so a failure means an id from a newer format or a bug; the
     // contract is still null rather than an exception.
@@ -142,6 +183,38 @@ export class IdCodec {
       if (!serialize(payload).equals(bytes)) return null;
       return payload;
     } catch {
+      return null;
+    }
+  }
+
+  private verify(prefix: string, raw: Buffer): Buffer | null {
+    if (raw.length < HEADER_BYTES + MAC_BYTES) return null;
+    const bytes = raw.subarray(0, raw.length - MAC_BYTES);
+    const mac = raw.subarray(raw.length - MAC_BYTES);
+    return timingSafeEqual(mac, this.mac(prefix, bytes)) ? bytes : null;
+  }
+
+  private seal(prefix: string, bytes: Buffer): Buffer {
+    // A random 96-bit nonce per id: GCM stays safe far beyond any number of ids one key issues.
+    const nonce = randomBytes(NONCE_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.sealKey, nonce);
+    cipher.setAAD(Buffer.from(prefix, 'ascii'));
+    const sealed = Buffer.concat([cipher.update(bytes), cipher.final()]);
+    return Buffer.concat([nonce, sealed, cipher.getAuthTag()]);
+  }
+
+  private open(prefix: string, raw: Buffer): Buffer | null {
+    if (raw.length < NONCE_BYTES + HEADER_BYTES + TAG_BYTES) return null;
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.sealKey, raw.subarray(0, NONCE_BYTES));
+      decipher.setAAD(Buffer.from(prefix, 'ascii'));
+      decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
+      return Buffer.concat([
+        decipher.update(raw.subarray(NONCE_BYTES, raw.length - TAG_BYTES)),
+        decipher.final(),
+      ]);
+    } catch {
+      // A wrong tag: forged, edited, or sealed under another secret.
       return null;
     }
   }
@@ -214,6 +287,16 @@ function serialize(payload: UnifiedIdPayload): Buffer {
     length.writeUInt16BE(bytes.length);
     parts.push(length, bytes);
   }
+  if (payload.ownerUserId !== undefined) {
+    flags |= FLAG_OWNER_USER_ID;
+    const bytes = utf8Field('ownerUserId', payload.ownerUserId, MAX_OWNER_ID_BYTES);
+    parts.push(Buffer.of(bytes.length), bytes);
+  }
+  if (payload.ownerTeamId !== undefined) {
+    flags |= FLAG_OWNER_TEAM_ID;
+    const bytes = utf8Field('ownerTeamId', payload.ownerTeamId, MAX_OWNER_ID_BYTES);
+    parts.push(Buffer.of(bytes.length), bytes);
+  }
 
   const header = Buffer.alloc(HEADER_BYTES);
   header[0] = VERSION;
@@ -270,6 +353,16 @@ function parse(bytes: Buffer): UnifiedIdPayload | null {
     const providerId = readString(length);
     if (providerId === undefined) return null;
     payload.providerId = providerId;
+  }
+  for (const [flag, field] of [
+    [FLAG_OWNER_USER_ID, 'ownerUserId'],
+    [FLAG_OWNER_TEAM_ID, 'ownerTeamId'],
+  ] as const) {
+    if (!(flags & flag)) continue;
+    if (offset >= bytes.length) return null;
+    const value = readString(bytes[offset++]);
+    if (value === undefined) return null;
+    payload[field] = value;
   }
 
   return offset === bytes.length ? payload : null;
