@@ -34,6 +34,63 @@ export interface ProviderContent {
   readonly body: Readable;
 }
 
+/** A JSON request body, passed to the upstream as given (the caller has set its `model`). */
+export type JsonObject = Readonly<Record<string, unknown>>;
+
+/**
+ * The model calls an adapter can make, named after the OpenAI SDK methods, with what each needs.
+ * Callers name an operation, never a path: only adapters know where it lives in each dialect.
+ * Adding one (batches.create, fine_tuning.jobs.retrieve…) is an entry here and its route in
+ * adapters/operation-routes.ts; the compiler points at both.
+ */
+export interface ProviderOperations {
+  'chat.completions': { readonly body: JsonObject };
+  'responses.create': { readonly body: JsonObject };
+  /** `query` is passed through (`include[]`, `stream`, `starting_after`). */
+  'responses.retrieve': { readonly id: string; readonly query?: URLSearchParams };
+  'responses.delete': { readonly id: string };
+  /** `query` is passed through (`after`, `limit`, `order`, `include[]`). */
+  'responses.input_items': { readonly id: string; readonly query?: URLSearchParams };
+  'responses.cancel': { readonly id: string };
+}
+
+export type ProviderOperation = keyof ProviderOperations;
+
+/** One call of operation K; ids are the deployment's own (provider-local) ids. */
+export type CallOf<K extends ProviderOperation> = { readonly operation: K } & ProviderOperations[K];
+
+export type ProviderCall = { [K in ProviderOperation]: CallOf<K> }[ProviderOperation];
+
+/** Upstream response headers worth passing on; never anything that could carry a credential. */
+export interface UpstreamHeaders {
+  /** The upstream's request id (`x-request-id`; Azure's `apim-request-id`), for support. */
+  readonly requestId: string | null;
+  /** `retry-after` as sent: seconds or an HTTP date. */
+  readonly retryAfter: string | null;
+  readonly retryAfterMs: string | null;
+  readonly processingMs: string | null;
+}
+
+/**
+ * A 2xx answer. JSON bodies are parsed (null when empty); an event stream (or any other
+ * non-JSON body) is handed over unread, so each chunk can reach the client as it arrives. The
+ * caller must consume or destroy a stream body: it holds a pooled connection until then.
+ */
+export type ProviderReply =
+  | {
+      readonly kind: 'json';
+      readonly status: number;
+      readonly body: unknown;
+      readonly headers: UpstreamHeaders;
+    }
+  | {
+      readonly kind: 'stream';
+      readonly status: number;
+      readonly contentType: string;
+      readonly body: Readable;
+      readonly headers: UpstreamHeaders;
+    };
+
 /**
  * The one interface behind which every upstream dialect lives. Adapters are the only code that
  * knows upstream URLs, headers, payloads and error shapes; they throw ProviderError, never raw
@@ -53,6 +110,11 @@ export interface ProviderClient {
     signal?: AbortSignal,
   ): Promise<ProviderContent>;
   listFiles(deployment: Deployment, after: string | null): Promise<ProviderFilePage>;
+  /**
+   * One model call on the deployment. Any non-2xx answer, no answer, or an abort through
+   * `signal` (which also closes the upstream request, mid-stream included) is a ProviderError.
+   */
+  call(deployment: Deployment, request: ProviderCall, signal?: AbortSignal): Promise<ProviderReply>;
 }
 
 /** Adapters by provider name, injected into ProviderRouterService. */
@@ -62,8 +124,27 @@ export type ProviderClients = Readonly<Record<ProviderName, ProviderClient>>;
 /** ProviderError.code of a call the gateway itself abandoned. */
 export const ABORTED = 'aborted';
 
+/** What an upstream error said beyond status and code, and where it came from. */
+export interface ProviderErrorDetails {
+  /** The upstream's error `type` (OpenAI); Azure's bodies have none. */
+  readonly type?: string | null;
+  readonly param?: string | null;
+  /** The upstream's `retry-after` header as sent (a 429 or 503 says when to come back). */
+  readonly retryAfter?: string | null;
+  /** The upstream's request id, for support tickets. */
+  readonly requestId?: string | null;
+  /** The deployment that failed, so callers that tried several can name it. */
+  readonly deploymentId?: string | null;
+}
+
 /** An upstream call failed. `status` is null when no HTTP answer arrived (network, timeout). */
 export class ProviderError extends Error {
+  readonly type: string | null;
+  readonly param: string | null;
+  readonly retryAfter: string | null;
+  readonly requestId: string | null;
+  readonly deploymentId: string | null;
+
   constructor(
     message: string,
     readonly status: number | null,
@@ -74,9 +155,15 @@ export class ProviderError extends Error {
      * upstream cannot have stored the file. Unknown counts as sent.
      */
     readonly requestComplete = true,
+    details: ProviderErrorDetails = {},
   ) {
     super(message);
     this.name = 'ProviderError';
+    this.type = details.type ?? null;
+    this.param = details.param ?? null;
+    this.retryAfter = details.retryAfter ?? null;
+    this.requestId = details.requestId ?? null;
+    this.deploymentId = details.deploymentId ?? null;
   }
 
   /** Worth one more try: no answer, a timeout, a 429 or a 5xx. A 4xx would fail the same way. */
@@ -99,5 +186,10 @@ export class ProviderError extends Error {
 
   get notFound(): boolean {
     return this.status === 404;
+  }
+
+  /** The gateway stopped waiting (caller abort), which says nothing about the deployment. */
+  get aborted(): boolean {
+    return this.status === null && this.code === ABORTED;
   }
 }

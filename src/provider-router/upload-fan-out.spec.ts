@@ -9,6 +9,7 @@ import {
   type ProviderContent,
   type ProviderFile,
   type ProviderFilePage,
+  type ProviderReply,
   type UploadRequest,
 } from './provider-client';
 import { copyOf, deleteAll, uploadToAll, type CopyTarget, type PlacedCopy } from './upload-fan-out';
@@ -25,6 +26,7 @@ function deployment(id: string): Deployment {
     apiBase: `http://${id}.invalid/v1`,
     apiKey: `key-${id}`,
     apiVersion: null,
+    weight: 1,
   };
 }
 
@@ -103,6 +105,10 @@ class FakeProvider implements ProviderClient {
   }
 
   listFiles(): Promise<ProviderFilePage> {
+    return Promise.reject(new Error('not used by the fan-out'));
+  }
+
+  call(): Promise<ProviderReply> {
     return Promise.reject(new Error('not used by the fan-out'));
   }
 }
@@ -464,6 +470,7 @@ describe(deleteAll.name, () => {
       uploadFile: () => Promise.reject(new Error('unused')),
       fileContent: () => Promise.reject(new Error('unused')),
       listFiles: () => Promise.reject(new Error('unused')),
+      call: () => Promise.reject(new Error('unused')),
       deleteFile: async () => {
         inFlight++;
         peak = Math.max(peak, inFlight);

@@ -136,7 +136,8 @@ export function responseObject(
       },
     ],
     parallel_tool_calls: true,
-    previous_response_id: null,
+    previous_response_id:
+      typeof body.previous_response_id === 'string' ? body.previous_response_id : null,
     temperature: 1,
     top_p: 1,
     tool_choice: 'auto',
@@ -150,4 +151,41 @@ export function responseObject(
       total_tokens: inputTokens + outputTokens,
     },
   };
+}
+
+/** One server-sent event: Responses streams name each event, chat streams do not. */
+export interface SseEvent {
+  readonly event?: string;
+  readonly data: unknown;
+}
+
+/**
+ * The events of a streamed Responses call (`stream: true`): created, the message's text as one
+ * delta, completed. Real streams carry more event kinds; clients key on `type`, so these suffice.
+ */
+export function responseStreamEvents(response: Record<string, unknown>): SseEvent[] {
+  const output = Array.isArray(response.output) ? response.output : [];
+  const first: unknown = output[0];
+  const item = isRecord(first) ? first : {};
+  const parts = Array.isArray(item.content) ? item.content : [];
+  const part: unknown = parts[0];
+  const text = isRecord(part) && typeof part.text === 'string' ? part.text : '';
+  const inProgress = { ...response, status: 'in_progress', output: [], usage: null };
+  const where = { item_id: item.id, output_index: 0, content_index: 0 };
+  const events: Array<Record<string, unknown>> = [
+    { type: 'response.created', response: inProgress },
+    {
+      type: 'response.output_item.added',
+      output_index: 0,
+      item: { ...item, status: 'in_progress', content: [] },
+    },
+    { type: 'response.output_text.delta', ...where, delta: text },
+    { type: 'response.output_text.done', ...where, text },
+    { type: 'response.output_item.done', output_index: 0, item },
+    { type: 'response.completed', response },
+  ];
+  return events.map((data, index) => ({
+    event: String(data.type),
+    data: { ...data, sequence_number: index },
+  }));
 }

@@ -35,6 +35,15 @@ describe(validateFaultRule.name, () => {
     expect(() => validateFaultRule({ route: '*', nth: 0 })).toThrow(TypeError);
     expect(() => validateFaultRule({ route: '*', status: 200 })).toThrow(TypeError);
     expect(() => validateFaultRule({ route: '*', dropConnection: 'later' })).toThrow(TypeError);
+    expect(() => validateFaultRule({ route: '*', chunkDelayMs: -1 })).toThrow(TypeError);
+    expect(() => validateFaultRule({ route: '*', retryAfterSeconds: 1.5 })).toThrow(TypeError);
+    expect(
+      validateFaultRule({ route: 'responses.cancel', status: 429, retryAfterSeconds: 0 }),
+    ).toEqual({ route: 'responses.cancel', status: 429, retryAfterSeconds: 0 });
+    expect(validateFaultRule({ route: 'chat.completions', chunkDelayMs: 50 })).toEqual({
+      route: 'chat.completions',
+      chunkDelayMs: 50,
+    });
     expect(validateFaultRule({ route: 'responses', status: 429, extra: 1 })).toEqual({
       route: 'responses',
       status: 429,

@@ -55,7 +55,10 @@ export function validateFaultRule(input: unknown): FaultRule {
     throw new TypeError(`fault rule route must be '*' or one of ${SIM_ROUTES.join(', ')}`);
   }
   const rule: FaultRule = { route: route as SimRoute | '*' };
-  const positiveInt = (key: 'nth' | 'times' | 'latencyMs', min: number): number | undefined => {
+  const positiveInt = (
+    key: 'nth' | 'times' | 'latencyMs' | 'retryAfterSeconds' | 'chunkDelayMs',
+    min: number,
+  ): number | undefined => {
     const value = raw[key];
     if (value === undefined || value === null) return undefined;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
@@ -69,6 +72,10 @@ export function validateFaultRule(input: unknown): FaultRule {
   if (nth !== undefined) rule.nth = nth;
   if (times !== undefined) rule.times = times;
   if (latencyMs !== undefined) rule.latencyMs = latencyMs;
+  const retryAfterSeconds = positiveInt('retryAfterSeconds', 0);
+  if (retryAfterSeconds !== undefined) rule.retryAfterSeconds = retryAfterSeconds;
+  const chunkDelayMs = positiveInt('chunkDelayMs', 0);
+  if (chunkDelayMs !== undefined) rule.chunkDelayMs = chunkDelayMs;
   if (raw.status !== undefined && raw.status !== null) {
     const status = raw.status;
     if (typeof status !== 'number' || !Number.isInteger(status) || status < 400 || status > 599) {

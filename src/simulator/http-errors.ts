@@ -12,6 +12,8 @@ export class SimHttpError extends Error {
     /** OpenAI `code`; Azure gets its own code derived from the status unless this is set. */
     readonly code: string | null = null,
     readonly azureCode: string | null = null,
+    /** Extra response headers (a 429's `retry-after`). */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
     this.name = 'SimHttpError';

@@ -384,6 +384,119 @@ describe(startSimulator.name, () => {
       expect(JSON.parse(output[0].content[0].text)).toMatchObject({ file_ids: [a, b] });
     });
 
+    it('should keep responses for retrieve, input_items and delete, unless store is false', async () => {
+      const created = await postJson(
+        `${sim.apiBase}/responses`,
+        { model: 'gpt-4.1', input: 'hello', metadata: { k: 'v' } },
+        auth,
+      );
+      const id = String(created.json.id);
+      const retrieved = await call('GET', `${sim.apiBase}/responses/${id}`, { headers: auth });
+      expect(retrieved.json).toMatchObject({ id, status: 'completed', metadata: { k: 'v' } });
+      const items = await call('GET', `${sim.apiBase}/responses/${id}/input_items`, {
+        headers: auth,
+      });
+      expect(items.json).toMatchObject({ object: 'list', has_more: false });
+      expect(items.json.data).toEqual([
+        expect.objectContaining({
+          type: 'message',
+          content: [{ type: 'input_text', text: 'hello' }],
+        }),
+      ]);
+      const deleted = await call('DELETE', `${sim.apiBase}/responses/${id}`, { headers: auth });
+      expect(deleted.json).toEqual({ id, object: 'response', deleted: true });
+      const gone = await call('GET', `${sim.apiBase}/responses/${id}`, { headers: auth });
+      expect(gone.status).toBe(404);
+
+      const unstored = await postJson(
+        `${sim.apiBase}/responses`,
+        { model: 'gpt-4.1', input: 'x', store: false },
+        auth,
+      );
+      const missing = await call('GET', `${sim.apiBase}/responses/${String(unstored.json.id)}`, {
+        headers: auth,
+      });
+      expect(missing.status).toBe(404);
+    });
+
+    it('should refuse a previous_response_id this provider does not hold', async () => {
+      const first = await postJson(`${sim.apiBase}/responses`, { model: 'm', input: 'a' }, auth);
+      const next = await postJson(
+        `${sim.apiBase}/responses`,
+        { model: 'm', input: 'b', previous_response_id: first.json.id },
+        auth,
+      );
+      expect(next.json.previous_response_id).toBe(first.json.id);
+
+      const elsewhere = await postJson(
+        `${sim.apiBase}/responses`,
+        { model: 'm', input: 'b', previous_response_id: 'resp_other' },
+        auth,
+      );
+      expect(elsewhere.status).toBe(400);
+      expect(elsewhere.json.error).toEqual({
+        message: "Previous response with id 'resp_other' not found.",
+        type: 'invalid_request_error',
+        param: 'previous_response_id',
+        code: 'previous_response_not_found',
+      });
+    });
+
+    it('should queue a background response until a status step passed, and cancel only those', async () => {
+      const queued = await postJson(
+        `${sim.apiBase}/responses`,
+        { model: 'm', input: 'a', background: true },
+        auth,
+      );
+      expect(queued.json).toMatchObject({ status: 'queued', background: true, output: [] });
+      const done = await waitFor(
+        () => call('GET', `${sim.apiBase}/responses/${String(queued.json.id)}`, { headers: auth }),
+        (reply) => reply.json.status === 'completed',
+      );
+      expect(done.json.status).toBe('completed');
+      const late = await call('POST', `${sim.apiBase}/responses/${String(queued.json.id)}/cancel`, {
+        headers: auth,
+      });
+      expect(late.status).toBe(400);
+
+      const foreground = await postJson(
+        `${sim.apiBase}/responses`,
+        { model: 'm', input: 'a' },
+        auth,
+      );
+      const refused = await call(
+        'POST',
+        `${sim.apiBase}/responses/${String(foreground.json.id)}/cancel`,
+        { headers: auth },
+      );
+      expect(refused.status).toBe(400);
+      expect(String((refused.json.error as { message: string }).message)).toContain('background');
+    });
+
+    it('should send retry-after with a faulted 429 and space stream events by chunkDelayMs', async () => {
+      sim.addFault({ route: 'chat.completions', status: 429, retryAfterSeconds: 3, times: 1 });
+      const limited = await postJson(
+        `${sim.apiBase}/chat/completions`,
+        { model: 'm', messages: [] },
+        auth,
+      );
+      expect(limited.status).toBe(429);
+      expect(limited.headers['retry-after']).toBe('3');
+
+      sim.addFault({ route: 'chat.completions', chunkDelayMs: 100 });
+      const started = Date.now();
+      const streamed = await postJson(
+        `${sim.apiBase}/chat/completions`,
+        { model: 'm', messages: [], stream: true },
+        auth,
+      );
+      expect(streamed.headers['content-type']).toBe('text/event-stream');
+      expect(streamed.text.endsWith('data: [DONE]\n\n')).toBe(true);
+      // Four events, three gaps.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(280);
+      expect(sim.calls.every((c) => !c.closedEarly)).toBe(true);
+    });
+
     it('should complete a batch with one output line per valid input line', async () => {
       const doc = String((await upload('doc.pdf', Buffer.from('%PDF'))).json.id);
       const line = (customId: string, fileId: string): string =>

@@ -11,6 +11,7 @@ import {
   chatFileIds,
   responseFileIds,
   responseObject,
+  responseStreamEvents,
 } from './echo';
 import { DropMeter, FaultBook, midBodyThreshold } from './faults';
 import { FileRoutes } from './file-routes';
@@ -19,7 +20,9 @@ import { FineTuningEngine } from './fine-tuning-engine';
 import { errorBody, notFound, SimHttpError, badRequest } from './http-errors';
 import { parseAfter, parseLimit, readJsonObject, sendJson } from './http-io';
 import { newApimRequestId, newRequestId } from './ids';
+import { ResponseStore } from './response-store';
 import { resolveRoute, type ResolvedRoute } from './route-table';
+import { sendEvents } from './sse';
 import { Throttle } from './throttle';
 import type {
   CallRecord,
@@ -89,6 +92,10 @@ interface Dispatch {
   body: Readable;
   /** A 'mid-body' fault on files.content: send part of the content, then drop. */
   partialContent: boolean;
+  /** Gap between the events of a streamed answer (a `chunkDelayMs` fault). */
+  chunkDelayMs: number;
+  /** Aborts when the client goes away or the simulator closes: stops a stream mid-way. */
+  gone: AbortSignal;
 }
 
 class Simulator implements SimulatedUpstream {
@@ -107,6 +114,7 @@ class Simulator implements SimulatedUpstream {
   private batches!: BatchEngine;
   private jobs!: FineTuningEngine;
   private fileRoutes!: FileRoutes;
+  private readonly responseStore: ResponseStore;
 
   constructor(
     private readonly options: SimulatorOptions,
@@ -114,6 +122,7 @@ class Simulator implements SimulatedUpstream {
   ) {
     this.dialect = options.dialect;
     this.stepMs = options.statusStepMs ?? DEFAULT_STATUS_STEP_MS;
+    this.responseStore = new ResponseStore(this.stepMs);
     // No request timeout: a throttled 1 GiB upload legitimately takes minutes.
     this.server = createServer({ requestTimeout: 0 }, (req, res) => {
       this.handle(req, res);
@@ -164,6 +173,7 @@ class Simulator implements SimulatedUpstream {
     this.calls.length = 0;
     this.batches.reset();
     this.jobs.reset();
+    this.responseStore.reset();
     this.store.clear();
   }
 
@@ -218,12 +228,22 @@ class Simulator implements SimulatedUpstream {
     const resolved = resolveRoute(this.dialect, method, url.pathname);
     // Long benchmark runs must not grow memory without bound: keep the most recent calls only.
     if (this.calls.length >= MAX_CALL_RECORDS) this.calls.splice(0, MAX_CALL_RECORDS / 10);
-    this.calls.push({
+    const record: CallRecord = {
       route: resolved?.route ?? 'unknown',
       method,
       path: req.url ?? '/',
       at: Date.now(),
       headers: flattenHeaders(req),
+      closedEarly: false,
+    };
+    this.calls.push(record);
+    // Lets tests see that a caller's abort reached the upstream as a closed request.
+    const left = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) {
+        record.closedEarly = true;
+        left.abort();
+      }
     });
     if (this.dialect === 'azure') {
       const apimId = newApimRequestId();
@@ -254,14 +274,34 @@ class Simulator implements SimulatedUpstream {
           return;
         }
       } else if (fault.status !== undefined) {
-        throw new SimHttpError(fault.status, `Simulated fault: HTTP ${String(fault.status)}.`);
+        const headers: Record<string, string> =
+          fault.retryAfterSeconds === undefined
+            ? {}
+            : { 'retry-after': String(fault.retryAfterSeconds) };
+        throw new SimHttpError(
+          fault.status,
+          `Simulated fault: HTTP ${String(fault.status)}.`,
+          null,
+          null,
+          null,
+          headers,
+        );
       }
     }
     if (!resolved) {
       throw new SimHttpError(404, `Unknown route: ${method} ${url.pathname}`, null, 'unknown_url');
     }
     const body = this.openBody(req, midBody);
-    await this.route({ req, res, url, resolved, body, partialContent });
+    await this.route({
+      req,
+      res,
+      url,
+      resolved,
+      body,
+      partialContent,
+      chunkDelayMs: fault?.chunkDelayMs ?? 0,
+      gone: AbortSignal.any([left.signal, this.closing.signal]),
+    });
   }
 
   /** The request body as handlers read it: through the mid-body fault meter and the throttle. */
@@ -308,6 +348,18 @@ class Simulator implements SimulatedUpstream {
         return;
       case 'responses':
         await this.responses(d);
+        return;
+      case 'responses.retrieve':
+        sendJson(d.res, 200, this.responseStore.retrieve(id));
+        return;
+      case 'responses.delete':
+        sendJson(d.res, 200, this.responseStore.delete(id));
+        return;
+      case 'responses.input_items':
+        sendJson(d.res, 200, this.responseStore.inputItems(id, query));
+        return;
+      case 'responses.cancel':
+        sendJson(d.res, 200, this.responseStore.cancel(id));
         return;
       case 'batches.create': {
         const body = await readJsonObject(d.body);
@@ -362,11 +414,8 @@ class Simulator implements SimulatedUpstream {
       sendJson(d.res, 200, completion);
       return;
     }
-    d.res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    for (const chunk of chatCompletionChunks(completion)) {
-      d.res.write(`data: ${JSON.stringify(chunk)}\n\n`);
-    }
-    d.res.end('data: [DONE]\n\n');
+    const events = chatCompletionChunks(completion).map((data) => ({ data }));
+    await sendEvents(d.res, events, { gapMs: d.chunkDelayMs, trailer: '[DONE]', signal: d.gone });
   }
 
   private async responses(d: Dispatch): Promise<void> {
@@ -376,7 +425,17 @@ class Simulator implements SimulatedUpstream {
     }
     const fileIds = responseFileIds(body);
     this.requireFiles(fileIds);
-    sendJson(d.res, 200, responseObject(this.name, body.model, body, fileIds));
+    this.responseStore.requirePrevious(body);
+    const response = responseObject(this.name, body.model, body, fileIds);
+    const created = this.responseStore.create(response, body);
+    if (body.stream !== true) {
+      sendJson(d.res, 200, created);
+      return;
+    }
+    await sendEvents(d.res, responseStreamEvents(response), {
+      gapMs: d.chunkDelayMs,
+      signal: d.gone,
+    });
   }
 
   /** OpenAI answers 404 when a request references a file it does not have. */
@@ -447,7 +506,7 @@ class Simulator implements SimulatedUpstream {
             500,
             `Simulator error: ${error instanceof Error ? error.message : String(error)}`,
           );
-    sendJson(res, httpError.status, errorBody(this.dialect, httpError));
+    sendJson(res, httpError.status, errorBody(this.dialect, httpError), { ...httpError.headers });
   }
 }
 

@@ -11,6 +11,10 @@ export type SimRoute =
   | 'files.delete'
   | 'chat.completions'
   | 'responses'
+  | 'responses.retrieve'
+  | 'responses.delete'
+  | 'responses.input_items'
+  | 'responses.cancel'
   | 'batches.create'
   | 'batches.list'
   | 'batches.retrieve'
@@ -28,6 +32,10 @@ export const SIM_ROUTES: readonly SimRoute[] = [
   'files.delete',
   'chat.completions',
   'responses',
+  'responses.retrieve',
+  'responses.delete',
+  'responses.input_items',
+  'responses.cancel',
   'batches.create',
   'batches.list',
   'batches.retrieve',
@@ -48,6 +56,13 @@ export interface FaultRule {
   status?: number;
   /** Delay before handling (can combine with status). */
   latencyMs?: number;
+  /** With a status: send this `retry-after` header (seconds), as rate limiters do. */
+  retryAfterSeconds?: number;
+  /**
+   * For a streamed answer (chat or responses with `stream: true`): wait this long between
+   * events, so a client can be seen reading the first event before the last one is sent.
+   */
+  chunkDelayMs?: number;
   /**
    * 'before-response': destroy the socket without answering.
    * 'mid-body': for requests with a body, destroy the socket after ~64 KiB (or half, if smaller)
@@ -79,6 +94,11 @@ export interface CallRecord {
   /** Epoch milliseconds when the request arrived. */
   at: number;
   headers: Record<string, string>;
+  /**
+   * True once the connection closed before the answer was complete: the client went away (an
+   * abort) or a drop fault cut it.
+   */
+  closedEarly: boolean;
 }
 
 export interface SimulatorOptions {

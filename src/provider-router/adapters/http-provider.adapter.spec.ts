@@ -21,26 +21,34 @@ const TIMEOUT_MS = 10_000;
 const SHORT_TIMEOUT_MS = 300;
 const SLOW_MS = 4_000;
 
-/** Error codes as each dialect's error body spells them (simulator/http-errors.ts). */
-const CODES: Readonly<Record<Dialect, Readonly<Record<number, string>>>> = {
-  // OpenAI bodies carry `code` only sometimes; the adapter then falls back to `type`.
+interface ErrorKind {
+  readonly code: string | null;
+  readonly type: string | null;
+}
+
+/** Error code and type as each dialect's error body spells them (simulator/http-errors.ts). */
+const CODES: Readonly<Record<Dialect, Readonly<Record<number, ErrorKind>>>> = {
+  // OpenAI bodies carry `code` only sometimes, `type` always.
   openai: {
-    400: 'invalid_request_error',
-    401: 'invalid_api_key',
-    404: 'invalid_request_error',
-    429: 'requests',
-    500: 'server_error',
-    503: 'server_error',
+    400: { code: null, type: 'invalid_request_error' },
+    401: { code: 'invalid_api_key', type: 'invalid_request_error' },
+    404: { code: null, type: 'invalid_request_error' },
+    429: { code: null, type: 'requests' },
+    500: { code: null, type: 'server_error' },
+    503: { code: null, type: 'server_error' },
   },
+  // Azure's dated API sends a code and no type.
   azure: {
-    400: 'invalidPayload',
-    401: 'unauthorized',
-    404: 'notFound',
-    429: 'tooManyRequests',
-    500: 'internalServerError',
-    503: 'serviceUnavailable',
+    400: { code: 'invalidPayload', type: null },
+    401: { code: 'unauthorized', type: null },
+    404: { code: 'notFound', type: null },
+    429: { code: 'tooManyRequests', type: null },
+    500: { code: 'internalServerError', type: null },
+    503: { code: 'serviceUnavailable', type: null },
   },
 };
+
+const kindOf = (error: ProviderError): ErrorKind => ({ code: error.code, type: error.type });
 
 function adapterFor(dialect: Dialect, options: HttpAdapterOptions): ProviderClient {
   return dialect === 'openai' ? new OpenAIAdapter(options) : new AzureAdapter(options);
@@ -55,6 +63,7 @@ function deploymentOf(sim: SimulatedUpstream, apiKey = API_KEY): Deployment {
     apiBase: sim.apiBase,
     apiKey,
     apiVersion: sim.dialect === 'azure' ? API_VERSION : null,
+    weight: 1,
   };
 }
 
@@ -217,7 +226,7 @@ describe.each<Dialect>(['openai', 'azure'])('HttpProviderAdapter (%s dialect)', 
       expect(error.status).toBe(404);
       expect(error.notFound).toBe(true);
       expect(error.retryable).toBe(false);
-      expect(error.code).toBe(codes[404]);
+      expect(kindOf(error)).toEqual(codes[404]);
       expect(error.message).toBe('No such File object: file-doesnotexist');
     });
 
@@ -299,7 +308,7 @@ describe.each<Dialect>(['openai', 'azure'])('HttpProviderAdapter (%s dialect)', 
         );
 
         expect(error.status).toBe(status);
-        expect(error.code).toBe(codes[status]);
+        expect(kindOf(error)).toEqual(codes[status]);
         expect(error.message).toBe(`Simulated fault: HTTP ${status}.`);
         expect(error.retryable).toBe(retryable);
         expect(error.timedOut).toBe(false);
@@ -311,7 +320,7 @@ describe.each<Dialect>(['openai', 'azure'])('HttpProviderAdapter (%s dialect)', 
       sim.addFault({ route: 'files.list', status: 500 });
       const error = await providerErrorOf(adapter.listFiles(deployment, null));
       expect(error.status).toBe(500);
-      expect(error.code).toBe(codes[500]);
+      expect(kindOf(error)).toEqual(codes[500]);
       expect(error.message).toBe('Simulated fault: HTTP 500.');
       expect(error.retryable).toBe(true);
     });
@@ -337,7 +346,7 @@ describe.each<Dialect>(['openai', 'azure'])('HttpProviderAdapter (%s dialect)', 
 
       for (const error of [listError, uploadError]) {
         expect(error.status).toBe(401);
-        expect(error.code).toBe(codes[401]);
+        expect(kindOf(error)).toEqual(codes[401]);
         expect(error.retryable).toBe(false);
         expect(error.message).not.toContain('sk-wrong-key');
       }

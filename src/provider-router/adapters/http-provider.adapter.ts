@@ -1,18 +1,31 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import type { Deployment } from '../../config/deployment';
 import {
   ABORTED,
   ProviderError,
+  type ProviderCall,
   type ProviderClient,
   type ProviderContent,
   type ProviderFile,
   type ProviderFilePage,
+  type ProviderReply,
+  type UpstreamHeaders,
   type UploadRequest,
 } from '../provider-client';
 import { streamingMultipart } from '../multipart-body';
+import { resolveOperation, type HttpMethod, type ResolvedOperation } from './operation-routes';
 
-type Method = 'GET' | 'POST' | 'DELETE';
+type Method = HttpMethod;
+
+/** What an adapter reads out of its dialect's error body. */
+export interface ParsedUpstreamError {
+  readonly message: string | null;
+  readonly code: string | null;
+  readonly type: string | null;
+  readonly param: string | null;
+}
 
 export interface HttpAdapterOptions {
   /** Idle bound on every upstream call: headers, and the gap between body chunks. */
@@ -42,11 +55,20 @@ export abstract class HttpProviderAdapter implements ProviderClient {
 
   /** Absolute URL of `path` (e.g. `/files/abc`) on the deployment. */
   protected abstract url(deployment: Deployment, path: string, query?: URLSearchParams): string;
+  /** Absolute URL of a model call; dialects that route by deployment override it. */
+  protected operationUrl(deployment: Deployment, operation: ResolvedOperation): string {
+    return this.url(deployment, operation.path, operation.query);
+  }
   protected abstract authHeaders(deployment: Deployment): Record<string, string>;
   /** Multipart fields other than the file, in the dialect's spelling. */
   protected abstract uploadFields(upload: UploadRequest): Array<readonly [string, string]>;
-  /** Reads message and code out of the dialect's error body. */
-  protected abstract parseError(body: unknown): { message: string | null; code: string | null };
+  /** Reads message, code, type and param out of the dialect's error body. */
+  protected abstract parseError(body: unknown): ParsedUpstreamError;
+
+  /** The upstream's request id header; dialects with another name override it. */
+  protected requestId(headers: IncomingHttpHeaders): string | null {
+    return headerValue(headers['x-request-id']) ?? null;
+  }
 
   async uploadFile(
     deployment: Deployment,
@@ -61,7 +83,7 @@ export abstract class HttpProviderAdapter implements ProviderClient {
     });
     let body: unknown;
     try {
-      body = await this.call(deployment, 'POST', this.url(deployment, '/files'), {
+      body = await this.callJson(deployment, 'POST', this.url(deployment, '/files'), {
         headers: { 'content-type': multipart.contentType },
         body: multipart.body,
         signal,
@@ -91,7 +113,7 @@ export abstract class HttpProviderAdapter implements ProviderClient {
 
   async deleteFile(deployment: Deployment, providerFileId: string): Promise<void> {
     try {
-      await this.call(
+      await this.callJson(
         deployment,
         'DELETE',
         this.url(deployment, `/files/${encodeURIComponent(providerFileId)}`),
@@ -127,7 +149,7 @@ export abstract class HttpProviderAdapter implements ProviderClient {
     if (after) {
       query.set('after', after);
     }
-    const body = await this.call(deployment, 'GET', this.url(deployment, '/files', query), {
+    const body = await this.callJson(deployment, 'GET', this.url(deployment, '/files', query), {
       signal: AbortSignal.timeout(this.options.timeoutMs),
     });
     const record = asRecord(body);
@@ -135,8 +157,101 @@ export abstract class HttpProviderAdapter implements ProviderClient {
     return { data, hasMore: record.has_more === true };
   }
 
+  async call(
+    deployment: Deployment,
+    request: ProviderCall,
+    signal?: AbortSignal,
+  ): Promise<ProviderReply> {
+    const operation = resolveOperation(request);
+    const json = operation.body === undefined ? undefined : JSON.stringify(operation.body);
+    try {
+      const response = await this.send(
+        deployment,
+        operation.method,
+        this.operationUrl(deployment, operation),
+        {
+          headers: json === undefined ? {} : { 'content-type': 'application/json' },
+          body: json,
+          signal,
+        },
+      );
+      // Redirects and 1xx are not answers a model call can use; undici does not follow them.
+      if (response.statusCode < 200 || response.statusCode >= 300) {
+        throw await this.errorFrom(deployment, response);
+      }
+      return await this.replyOf(deployment, response);
+    } catch (error) {
+      throw this.callError(deployment, error, signal);
+    }
+  }
+
+  /** JSON is read whole (it is small and callers rewrite it); anything else is handed on unread. */
+  private async replyOf(
+    deployment: Deployment,
+    response: Dispatcher.ResponseData,
+  ): Promise<ProviderReply> {
+    const headers = this.upstreamHeaders(response.headers);
+    const contentType = headerValue(response.headers['content-type']) ?? '';
+    const empty =
+      response.statusCode === 204 || headerValue(response.headers['content-length']) === '0';
+    if (empty || isJsonMediaType(contentType)) {
+      const text = await response.body.text();
+      let body: unknown = null;
+      if (text.trim() !== '') {
+        try {
+          body = JSON.parse(text);
+        } catch {
+          throw new ProviderError(
+            'upstream answered with malformed JSON',
+            502,
+            'bad_upstream_response',
+            false,
+            true,
+            { requestId: headers.requestId, deploymentId: deployment.id },
+          );
+        }
+      }
+      return { kind: 'json', status: response.statusCode, body, headers };
+    }
+    return {
+      kind: 'stream',
+      status: response.statusCode,
+      contentType: contentType || 'application/octet-stream',
+      body: response.body,
+      headers,
+    };
+  }
+
+  private upstreamHeaders(headers: IncomingHttpHeaders): UpstreamHeaders {
+    return {
+      requestId: this.requestId(headers),
+      retryAfter: headerValue(headers['retry-after']) ?? null,
+      retryAfterMs: headerValue(headers['retry-after-ms']) ?? null,
+      processingMs: headerValue(headers['openai-processing-ms']) ?? null,
+    };
+  }
+
+  /**
+   * Every failure of a model call as a ProviderError naming the deployment. undici rejects an
+   * aborted call with the signal's reason (any value the caller chose, even another
+   * deployment's ProviderError), so an aborted signal decides, not the error's shape.
+   */
+  private callError(deployment: Deployment, error: unknown, signal?: AbortSignal): ProviderError {
+    // An HTTP error that arrived before the abort is still this upstream's answer.
+    const answered =
+      error instanceof ProviderError &&
+      error.status !== null &&
+      error.deploymentId === deployment.id;
+    if (signal?.aborted === true && !answered) {
+      return new ProviderError('aborted before the upstream answered', null, ABORTED, false, true, {
+        deploymentId: deployment.id,
+      });
+    }
+    return this.transportError(deployment, error);
+  }
+
   /** Sends, reads a JSON answer, and maps any failure to ProviderError. */
-  protected async call(
+  protected async callJson(
     deployment: Deployment,
     method: Method,
     url: string,
@@ -183,11 +298,20 @@ export abstract class HttpProviderAdapter implements ProviderClient {
     } catch {
       // A non-JSON error body (a proxy's HTML page): the status says enough.
     }
-    const { message, code } = this.parseError(parsed);
+    const { message, code, type, param } = this.parseError(parsed);
     return new ProviderError(
       redact(message ?? `HTTP ${response.statusCode}`, deployment),
       response.statusCode,
       code,
+      false,
+      true,
+      {
+        type,
+        param,
+        retryAfter: headerValue(response.headers['retry-after']) ?? null,
+        requestId: this.requestId(response.headers),
+        deploymentId: deployment.id,
+      },
     );
   }
 
@@ -206,6 +330,8 @@ export abstract class HttpProviderAdapter implements ProviderClient {
       null,
       timedOut ? 'timeout' : 'connection_error',
       timedOut,
+      true,
+      { deploymentId: deployment.id },
     );
   }
 }
@@ -234,6 +360,16 @@ async function readLimited(body: Readable, limit: number): Promise<string> {
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** `application/json`, `application/problem+json`…, as the SDKs decide (reference §6). */
+function isJsonMediaType(contentType: string): boolean {
+  const media = contentType.split(';')[0].trim().toLowerCase();
+  return media === 'application/json' || media.endsWith('+json');
+}
+
+export function stringOrNull(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
 }
 
 export function asRecord(value: unknown): Record<string, unknown> {

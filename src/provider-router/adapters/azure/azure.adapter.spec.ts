@@ -29,6 +29,7 @@ describe(AzureAdapter.name, () => {
       apiBase: sim.apiBase,
       apiKey: API_KEY,
       apiVersion: API_VERSION,
+      weight: 1,
     };
   });
 

@@ -1,6 +1,13 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Deployment } from '../../../config/deployment';
 import type { UploadRequest } from '../../provider-client';
-import { asRecord, HttpProviderAdapter } from '../http-provider.adapter';
+import {
+  asRecord,
+  HttpProviderAdapter,
+  stringOrNull,
+  type ParsedUpstreamError,
+} from '../http-provider.adapter';
+import type { ResolvedOperation } from '../operation-routes';
 
 /**
  * Azure's allowed file expiry window. Azure requires an expiry on upload; when the caller gave
@@ -18,7 +25,9 @@ const AZURE_UPLOAD_PURPOSES: ReadonlySet<string> = new Set(['assistants', 'batch
 
 /**
  * Azure OpenAI (dated API): `{endpoint}/openai/files?api-version=…`, `api-key` header,
- * `expires_after.*` dot fields, 201 on create, `{error:{code,message}}` bodies.
+ * `expires_after.*` dot fields, 201 on create, `{error:{code,message}}` bodies. Chat goes to
+ * `/openai/deployments/{deployment}/chat/completions`; the Responses API to
+ * `/openai/responses` (the body's `model` names the deployment).
  */
 export class AzureAdapter extends HttpProviderAdapter {
   protected url(deployment: Deployment, path: string, query?: URLSearchParams): string {
@@ -43,11 +52,31 @@ export class AzureAdapter extends HttpProviderAdapter {
     ];
   }
 
-  protected parseError(body: unknown): { message: string | null; code: string | null } {
+  /** Model calls Azure routes by deployment go to `/openai/deployments/{name}/…` (reference §7). */
+  protected override operationUrl(deployment: Deployment, operation: ResolvedOperation): string {
+    const path = operation.perDeployment
+      ? `/deployments/${encodeURIComponent(deployment.upstreamModel)}${operation.path}`
+      : operation.path;
+    return this.url(deployment, path, operation.query);
+  }
+
+  /** The dated API's `{error:{code,message,target?}}` and the v1 API's OpenAI-like body. */
+  protected parseError(body: unknown): ParsedUpstreamError {
     const error = asRecord(asRecord(body).error);
     return {
-      message: typeof error.message === 'string' ? error.message : null,
-      code: typeof error.code === 'string' ? error.code : null,
+      message: stringOrNull(error.message),
+      code: stringOrNull(error.code),
+      type: stringOrNull(error.type),
+      param: stringOrNull(error.param) ?? stringOrNull(error.target),
     };
   }
+
+  /** Azure names its request id `apim-request-id`; some gateways in front add `x-request-id`. */
+  protected override requestId(headers: IncomingHttpHeaders): string | null {
+    return firstHeader(headers['x-request-id']) ?? firstHeader(headers['apim-request-id']);
+  }
+}
+
+function firstHeader(value: string | string[] | undefined): string | null {
+  return (Array.isArray(value) ? value[0] : value) ?? null;
 }

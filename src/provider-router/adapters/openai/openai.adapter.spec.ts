@@ -27,6 +27,7 @@ describe(OpenAIAdapter.name, () => {
       apiBase: sim.apiBase,
       apiKey: API_KEY,
       apiVersion: null,
+      weight: 1,
     };
   });
 
@@ -97,15 +98,25 @@ describe(OpenAIAdapter.name, () => {
     ]);
   });
 
-  it("should take the error code from OpenAI's `code`, else from its `type`", async () => {
+  it("should keep OpenAI's `code`, `type` and `param` apart, null when absent", async () => {
     const wrongKey = { ...deployment, apiKey: 'sk-not-the-key' };
     const unauthorized = await adapter.listFiles(wrongKey, null).catch((e: unknown) => e);
     expect(unauthorized).toBeInstanceOf(ProviderError);
-    expect(unauthorized).toMatchObject({ status: 401, code: 'invalid_api_key' });
+    expect(unauthorized).toMatchObject({
+      status: 401,
+      code: 'invalid_api_key',
+      type: 'invalid_request_error',
+      param: null,
+    });
     expect((unauthorized as ProviderError).message).toMatch(/^Incorrect API key provided/);
 
     sim.addFault({ route: 'files.list', status: 502 });
     const badGateway = await adapter.listFiles(deployment, null).catch((e: unknown) => e);
-    expect(badGateway).toMatchObject({ status: 502, code: 'server_error', retryable: true });
+    expect(badGateway).toMatchObject({
+      status: 502,
+      code: null,
+      type: 'server_error',
+      retryable: true,
+    });
   });
 });

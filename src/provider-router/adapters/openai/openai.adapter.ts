@@ -1,8 +1,16 @@
 import type { Deployment } from '../../../config/deployment';
 import type { UploadRequest } from '../../provider-client';
-import { asRecord, HttpProviderAdapter } from '../http-provider.adapter';
+import {
+  asRecord,
+  HttpProviderAdapter,
+  stringOrNull,
+  type ParsedUpstreamError,
+} from '../http-provider.adapter';
 
-/** OpenAI and any OpenAI-compatible endpoint: `{api_base}/files…`, `Authorization: Bearer`. */
+/**
+ * OpenAI and any OpenAI-compatible endpoint: `{api_base}/files…`, `{api_base}/chat/completions`,
+ * `Authorization: Bearer`; the body's `model` (set by the caller) picks the upstream model.
+ */
 export class OpenAIAdapter extends HttpProviderAdapter {
   protected url(deployment: Deployment, path: string, query?: URLSearchParams): string {
     const qs = query && query.size > 0 ? `?${query.toString()}` : '';
@@ -22,16 +30,14 @@ export class OpenAIAdapter extends HttpProviderAdapter {
     return fields;
   }
 
-  protected parseError(body: unknown): { message: string | null; code: string | null } {
+  protected parseError(body: unknown): ParsedUpstreamError {
     const error = asRecord(asRecord(body).error);
     return {
-      message: typeof error.message === 'string' ? error.message : null,
-      code:
-        typeof error.code === 'string'
-          ? error.code
-          : typeof error.type === 'string'
-            ? error.type
-            : null,
+      message: stringOrNull(error.message),
+      // Some OpenAI-compatible servers send numeric codes.
+      code: typeof error.code === 'number' ? String(error.code) : stringOrNull(error.code),
+      type: stringOrNull(error.type),
+      param: stringOrNull(error.param),
     };
   }
 }
