@@ -1,16 +1,19 @@
 import 'reflect-metadata';
 import { ConfigError } from './config/config-error';
 import { databaseConfigFromEnv } from './config/database-config';
-import { loadAppConfig } from './config/load-app-config';
+import { loadAppConfig, usesDemoConfig } from './config/load-app-config';
 import { bootLogger, createApp } from './create-app';
 import { startDemoUpstreams } from './demo-upstreams';
 
 async function bootstrap(): Promise<void> {
-  const demo = process.env.CONFIG_PATH
-    ? null
-    : await startDemoUpstreams(databaseConfigFromEnv(process.env).dataDir);
+  // Asked first: in production the demo is refused, and its upstreams must not start at all.
+  const demo = usesDemoConfig(process.env)
+    ? await startDemoUpstreams(databaseConfigFromEnv(process.env).dataDir)
+    : null;
   const config = loadAppConfig({ ...process.env, ...demo?.env });
   const app = await createApp(config);
+  // After createApp, so that they go through the logger LOG_LEVEL configured.
+  for (const warning of config.warnings) bootLogger.warn(warning);
   if (demo) {
     app.enableShutdownHooks();
     process.once('beforeExit', () => void Promise.all(demo.upstreams.map((u) => u.close())));

@@ -40,8 +40,23 @@ export interface AppConfig {
   readonly trustedHeaders: TrustedHeadersConfig | null;
   readonly defaultTargetModels: readonly string[];
   readonly maxUploadBytes: number;
+  /** Largest JSON request body accepted (`gateway.max_json_body_bytes`). */
+  readonly maxJsonBodyBytes: number;
   readonly upstreamTimeoutMs: number;
   readonly cacheTtlMs: number;
+  /** How often the file sweeper runs. */
+  readonly sweepIntervalMs: number;
+  /** A pending upload whose heartbeat is older than this belongs to a process that died. */
+  readonly sweepStaleAfterMs: number;
+  /** How long in-flight requests may finish after SIGTERM before the process exits anyway. */
+  readonly drainTimeoutMs: number;
+  /** How long a deployment that failed is skipped before it is tried again. */
+  readonly deploymentCooldownMs: number;
+  /**
+   * Accepted but worth telling the operator (LiteLLM keys the gateway ignores): the loader
+   * stays pure, so the caller prints them.
+   */
+  readonly warnings: readonly string[];
 }
 
 /** Nest injection token for AppConfig. */

@@ -15,4 +15,6 @@ export interface Deployment {
   readonly apiBase: string;
   readonly apiKey: string;
   readonly apiVersion: string | null;
+  /** Share of traffic relative to the other deployments of the model (LiteLLM's `weight`). */
+  readonly weight: number;
 }

@@ -6,8 +6,10 @@ import {
   IsIn,
   IsInt,
   IsNotEmpty,
+  IsNumber,
   IsObject,
   IsOptional,
+  IsPositive,
   IsString,
   Matches,
   Min,
@@ -15,11 +17,17 @@ import {
   ValidateNested,
 } from 'class-validator';
 
+const REQUIRED = 'required';
+
 /**
  * The YAML config file. `model_list` is LiteLLM's format unchanged so that existing LiteLLM
- * configs load as they are; keys we do not use (rpm, tpm, ...) are ignored, not rejected.
+ * configs load as they are. These classes check the values of the keys the gateway reads; which
+ * keys may appear at all (and which LiteLLM keys are ignored with a warning) is config-keys.ts.
+ * Keep each key's type check as its top decorator (under IsDefined): when several fail, only
+ * the top one is reported (see flattenValidationErrors in load-app-config.ts).
  */
 export class LitellmParams {
+  @IsDefined({ message: REQUIRED })
   @IsString()
   @Matches(/^[^/]+\/.+$/, { message: 'model must look like "<provider>/<upstream model>"' })
   model!: string;
@@ -35,6 +43,11 @@ export class LitellmParams {
   @IsOptional()
   @IsString()
   api_version?: string;
+
+  @IsOptional()
+  @IsNumber()
+  @IsPositive()
+  weight?: number;
 }
 
 export class ModelInfo {
@@ -45,11 +58,12 @@ export class ModelInfo {
 }
 
 export class ModelListEntry {
+  @IsDefined({ message: REQUIRED })
   @IsString()
   @IsNotEmpty()
   model_name!: string;
 
-  @IsDefined()
+  @IsDefined({ message: REQUIRED })
   @ValidateNested()
   @Type(() => LitellmParams)
   litellm_params!: LitellmParams;
@@ -70,6 +84,7 @@ export class ApiKeyConfig {
   @Matches(/^[0-9a-fA-F]{64}$/, { message: 'key_sha256 must be 64 hex characters' })
   key_sha256?: string;
 
+  @IsDefined({ message: REQUIRED })
   @IsString()
   @IsNotEmpty()
   user_id!: string;
@@ -85,10 +100,12 @@ export class ApiKeyConfig {
 }
 
 export class TrustedHeadersSettings {
+  @IsDefined({ message: REQUIRED })
   @IsString()
   @Matches(/^[A-Za-z0-9-]+$/, { message: 'secret_header must be a header name' })
   secret_header!: string;
 
+  @IsDefined({ message: REQUIRED })
   @IsString()
   @IsNotEmpty()
   secret!: string;
@@ -115,9 +132,15 @@ export class GatewaySettings {
   @IsInt()
   @Min(1)
   max_upload_bytes?: number;
+
+  @IsOptional()
+  @IsInt()
+  @Min(1024)
+  max_json_body_bytes?: number;
 }
 
 export class GatewayConfigFile {
+  @IsDefined({ message: 'required (the list of deployments)' })
   @IsArray()
   @ArrayNotEmpty({ message: 'model_list must name at least one deployment' })
   @ValidateNested({ each: true })

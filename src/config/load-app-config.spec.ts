@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from './config-error';
-import { deriveDeploymentId, loadAppConfig } from './load-app-config';
+import { deriveDeploymentId, loadAppConfig, usesDemoConfig } from './load-app-config';
 
 function writeConfig(yaml: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'mfg-config-'));
@@ -165,6 +165,24 @@ gateway:
     ]);
   });
 
+  it('should load config/example.yaml as documented, with no warnings', () => {
+    const config = loadAppConfig({
+      CONFIG_PATH: join(__dirname, '../../config/example.yaml'),
+      OPENAI_API_KEY: 'k',
+      AZURE_OPENAI_API_KEY: 'k',
+      VLLM_API_KEY: 'k',
+      ALICE_KEY: 'k',
+      GATEWAY_SECRET: 's',
+    });
+    expect(config.warnings).toEqual([]);
+    expect(config.deployments.map((d) => [d.id, d.weight])).toEqual([
+      ['openai-main', 2],
+      ['azure-sweden', 1],
+      [expect.stringMatching(/^dep-/), 1],
+    ]);
+    expect(config.maxJsonBodyBytes).toBe(33554432);
+  });
+
   it('should load the shipped demo config when CONFIG_PATH is unset', () => {
     const config = loadAppConfig({
       DEMO_SIM_OPENAI_EAST: 'http://127.0.0.1:1/v1',
@@ -176,6 +194,225 @@ gateway:
       'demo-openai-east',
       'demo-openai-west',
       'demo-azure-sweden',
+    ]);
+  });
+
+  it('should stop the boot on an unknown key, naming its path and the key it was likely meant to be', () => {
+    const yaml = `
+model_lst:
+  - model_name: m
+    litellm_params: { model: openai/x, api_bse: "http://10.0.0.1/v1", api_key: k }
+gateway:
+  api_keys: [{ key: k, user_id: u, rol: admin }]
+  default_target_model: [m]
+  max_upload_byte: 1024
+  colour: blue
+include: [more-models.yaml]
+`;
+    expect(problemsOf(() => loadAppConfig({ CONFIG_PATH: writeConfig(yaml) }))).toEqual([
+      'model_lst: unknown key (did you mean model_list?)',
+      'gateway.api_keys[0].rol: unknown key (did you mean role?)',
+      'gateway.default_target_model: unknown key (did you mean default_target_models?)',
+      'gateway.max_upload_byte: unknown key (did you mean max_upload_bytes?)',
+      'gateway.colour: unknown key',
+      'include: not supported: this gateway reads one file; move the included model_list here',
+    ]);
+
+    const inEntry = VALID.replace('api_base: "http://127.0.0.1:9/v1"', 'api_bse: "http://x/v1"');
+    expect(
+      problemsOf(() =>
+        loadAppConfig({ CONFIG_PATH: writeConfig(inEntry), OPENAI_KEY: 'k', ALICE_KEY: 'k' }),
+      ),
+    ).toEqual(['model_list[0].litellm_params.api_bse: unknown key (did you mean api_base?)']);
+  });
+
+  it('should boot a LiteLLM config with keys the gateway does not use, warning once per key', () => {
+    const yaml = `
+model_list:
+  - model_name: m
+    litellm_params:
+      model: openai/x
+      api_key: k
+      rpm: 60
+      timeout: 30
+      aws_region_name: eu-west-1
+      input_cost_per_token: 0.000001
+    model_info: { id: one, mode: chat, base_model: gpt-4o, anything: goes }
+    tpm: 1000
+  - model_name: m
+    litellm_params: { model: openai/y, api_key: k, rpm: 60 }
+  - model_name: m
+    litellm_params: { model: openai/z, api_key: k, rpm: 60 }
+gateway:
+  api_keys: [{ key: k, user_id: u }]
+litellm_settings: { drop_params: true }
+router_settings: { routing_strategy: simple-shuffle }
+general_settings: { master_key: sk-1234 }
+`;
+    const config = loadAppConfig({ CONFIG_PATH: writeConfig(yaml) });
+    expect(config.deployments).toHaveLength(3);
+    expect(config.warnings).toEqual([
+      'model_list[0].litellm_params.rpm: LiteLLM setting, not used by this gateway (ignored; also set in 2 more entries)',
+      'model_list[0].litellm_params.timeout: LiteLLM setting, not used by this gateway (ignored)',
+      'model_list[0].litellm_params.aws_region_name: LiteLLM setting, not used by this gateway (ignored)',
+      'model_list[0].litellm_params.input_cost_per_token: LiteLLM setting, not used by this gateway (ignored)',
+      'model_list[0].tpm: LiteLLM setting, not used by this gateway (ignored)',
+      'litellm_settings: LiteLLM setting, not used by this gateway (ignored)',
+      'router_settings: LiteLLM setting, not used by this gateway (ignored)',
+      'general_settings: LiteLLM setting, not used by this gateway (ignored)',
+    ]);
+  });
+
+  it('should return no warnings for a config that uses only gateway keys', () => {
+    const yaml = `
+model_list:
+  - model_name: m
+    litellm_params: { model: openai/x, api_key: k }
+gateway:
+  api_keys: [{ key: k, user_id: u }]
+`;
+    expect(loadAppConfig({ CONFIG_PATH: writeConfig(yaml) }).warnings).toEqual([]);
+  });
+
+  it('should report a duplicate deployment id even when another entry is invalid', () => {
+    const yaml = `
+model_list:
+  - model_name: a
+    litellm_params: { model: openai/x, api_key: k, api_base: 5 }
+    model_info: { id: same }
+  - model_name: b
+    litellm_params: { model: openai/y, api_key: k }
+    model_info: { id: same }
+  - litellm_params: { model: openai/z, api_key: k }
+  - model_name: d
+    litellm_params: { model: openai/w, api_key: k }
+    model_info: { id: same }
+gateway:
+  api_keys: [{ key: k, user_id: u }]
+  default_target_models: [a]
+`;
+    expect(problemsOf(() => loadAppConfig({ CONFIG_PATH: writeConfig(yaml) }))).toEqual([
+      'model_list[0].litellm_params.api_base: must be a string',
+      'model_list[2].model_name: required',
+      'model_list[1].model_info.id: duplicate deployment id "same" (also model_list[0])',
+      'model_list[3].model_info.id: duplicate deployment id "same" (also model_list[0])',
+    ]);
+  });
+
+  it('should report one message per env variable: the first rule it breaks, saying what is accepted', () => {
+    const problems = problemsOf(() =>
+      loadAppConfig({
+        CONFIG_PATH: writeConfig(VALID),
+        OPENAI_KEY: 'k',
+        ALICE_KEY: 'k',
+        PORT: 'abc',
+        LOG_LEVEL: 'loud',
+        UPSTREAM_TIMEOUT_MS: '5',
+        ID_SIGNING_SECRET: 'short',
+      }),
+    );
+    expect(problems).toEqual([
+      'env PORT: must be an integer between 0 and 65535 (got "abc")',
+      'env ID_SIGNING_SECRET: must be at least 32 characters',
+      'env LOG_LEVEL: must be one of fatal, error, warn, info, log, debug, verbose, trace (got "loud")',
+      'env UPSTREAM_TIMEOUT_MS: must be an integer of at least 100 (got "5")',
+    ]);
+  });
+
+  it('should accept the usual names info, trace and fatal for LOG_LEVEL', () => {
+    const levelOf = (LOG_LEVEL: string): string =>
+      loadAppConfig({ CONFIG_PATH: writeConfig(VALID), OPENAI_KEY: 'k', ALICE_KEY: 'k', LOG_LEVEL })
+        .logLevel;
+    expect(['info', 'trace', 'fatal', 'warn', 'debug'].map(levelOf)).toEqual([
+      'log',
+      'verbose',
+      'error',
+      'warn',
+      'debug',
+    ]);
+  });
+
+  it('should refuse the demo config under NODE_ENV=production and say how to pass a config', () => {
+    const env = { NODE_ENV: 'production', DEMO_SIM_OPENAI_EAST: 'http://127.0.0.1:1/v1' };
+    expect(usesDemoConfig(env)).toBe(false);
+    expect(problemsOf(() => loadAppConfig(env))).toEqual([
+      'env CONFIG_PATH: required when NODE_ENV=production (the demo config with simulated deployments and published keys is for local use only); mount a config file and set CONFIG_PATH=/path/to/gateway.yaml, see config/example.yaml',
+    ]);
+    expect(usesDemoConfig({})).toBe(true);
+    expect(usesDemoConfig({ NODE_ENV: 'development' })).toBe(true);
+    expect(usesDemoConfig({ NODE_ENV: 'production', CONFIG_PATH: '/etc/gateway.yaml' })).toBe(
+      false,
+    );
+    const configured = loadAppConfig({
+      NODE_ENV: 'production',
+      CONFIG_PATH: writeConfig(VALID),
+      OPENAI_KEY: 'k',
+      ALICE_KEY: 'k',
+    });
+    expect(configured.usesDemoConfig).toBe(false);
+  });
+
+  it('should read the sweeper, drain and cooldown timings from the environment, with defaults', () => {
+    const env = { CONFIG_PATH: writeConfig(VALID), OPENAI_KEY: 'k', ALICE_KEY: 'k' };
+    expect(loadAppConfig(env)).toMatchObject({
+      sweepIntervalMs: 60_000,
+      sweepStaleAfterMs: 120_000,
+      drainTimeoutMs: 30_000,
+      deploymentCooldownMs: 30_000,
+    });
+    expect(
+      loadAppConfig({
+        ...env,
+        SWEEP_INTERVAL_MS: '5000',
+        SWEEP_STALE_AFTER_MS: '90000',
+        DRAIN_TIMEOUT_MS: '0',
+        DEPLOYMENT_COOLDOWN_MS: '1500',
+      }),
+    ).toMatchObject({
+      sweepIntervalMs: 5000,
+      sweepStaleAfterMs: 90_000,
+      drainTimeoutMs: 0,
+      deploymentCooldownMs: 1500,
+    });
+    expect(
+      problemsOf(() =>
+        loadAppConfig({
+          ...env,
+          SWEEP_INTERVAL_MS: '999',
+          SWEEP_STALE_AFTER_MS: '2m',
+          DRAIN_TIMEOUT_MS: '-1',
+          DEPLOYMENT_COOLDOWN_MS: '1.5',
+        }),
+      ),
+    ).toEqual([
+      'env SWEEP_INTERVAL_MS: must be an integer of at least 1000 (got "999")',
+      'env SWEEP_STALE_AFTER_MS: must be an integer of at least 1000 (got "2m")',
+      'env DRAIN_TIMEOUT_MS: must be an integer of at least 0 (got "-1")',
+      'env DEPLOYMENT_COOLDOWN_MS: must be an integer of at least 0 (got "1.5")',
+    ]);
+  });
+
+  it('should read deployment weights and max_json_body_bytes, with defaults', () => {
+    const env = { OPENAI_KEY: 'k', ALICE_KEY: 'k' };
+    const defaults = loadAppConfig({ ...env, CONFIG_PATH: writeConfig(VALID) });
+    expect(defaults.deployments.map((d) => d.weight)).toEqual([1, 1]);
+    expect(defaults.maxJsonBodyBytes).toBe(32 * 1024 * 1024);
+
+    const weighted = VALID.replace('api_key: k2,', 'api_key: k2, weight: 2.5,').replace(
+      'max_upload_bytes: 1048576',
+      'max_upload_bytes: 1048576\n  max_json_body_bytes: 65536',
+    );
+    const config = loadAppConfig({ ...env, CONFIG_PATH: writeConfig(weighted) });
+    expect(config.deployments.map((d) => d.weight)).toEqual([1, 2.5]);
+    expect(config.maxJsonBodyBytes).toBe(65536);
+
+    const wrong = VALID.replace('api_key: k2,', 'api_key: k2, weight: 0,').replace(
+      'max_upload_bytes: 1048576',
+      'max_upload_bytes: 1048576\n  max_json_body_bytes: 1000',
+    );
+    expect(problemsOf(() => loadAppConfig({ ...env, CONFIG_PATH: writeConfig(wrong) }))).toEqual([
+      'model_list[1].litellm_params.weight: must be a positive number',
+      'gateway.max_json_body_bytes: must not be less than 1024',
     ]);
   });
 });

@@ -5,11 +5,16 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { parse as parseYaml } from 'yaml';
 import type { ApiKeyEntry, AppConfig, TrustedHeadersConfig } from './app-config';
+import { checkConfigKeys, isMapping } from './config-keys';
 import { ConfigError } from './config-error';
 import { databaseConfigFromEnv } from './database-config';
 import { PROVIDERS, type Deployment, type ProviderName } from './deployment';
-import { EnvironmentVariables } from './env.schema';
-import { GatewayConfigFile, type ModelListEntry } from './gateway-config.schema';
+import { parseEnvironment } from './env.schema';
+import {
+  GatewayConfigFile,
+  type GatewaySettings,
+  type ModelListEntry,
+} from './gateway-config.schema';
 
 /** The config used when CONFIG_PATH is not set: simulated deployments and demo keys. */
 export const DEMO_CONFIG_PATH = join(__dirname, 'demo.yaml');
@@ -17,53 +22,92 @@ export const DEMO_CONFIG_PATH = join(__dirname, 'demo.yaml');
 const ENV_REF = 'os.environ/';
 const DEFAULT_OPENAI_BASE = 'https://api.openai.com/v1';
 const DEFAULT_MAX_UPLOAD_BYTES = 512 * 1024 * 1024;
+const DEFAULT_MAX_JSON_BODY_BYTES = 32 * 1024 * 1024;
+
+const DEMO_IN_PRODUCTION =
+  'env CONFIG_PATH: required when NODE_ENV=production (the demo config with simulated ' +
+  'deployments and published keys is for local use only); mount a config file and set ' +
+  'CONFIG_PATH=/path/to/gateway.yaml, see config/example.yaml';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 /**
+ * Whether the shipped demo config applies: CONFIG_PATH unset, outside production. main.ts asks
+ * before loading, because the demo's simulated upstreams must be running when it is loaded;
+ * in production the answer is no, and loadAppConfig then reports the missing CONFIG_PATH.
+ */
+export function usesDemoConfig(env: Env): boolean {
+  return !env.CONFIG_PATH && env.NODE_ENV !== 'production';
+}
+
+/**
  * Reads and validates the environment and the YAML config. Pure apart from reading the file:
- * every problem is collected and reported together, each with the key that is wrong.
+ * every problem is collected and reported together, each with the key that is wrong; what is
+ * accepted but worth a word (LiteLLM keys the gateway ignores) is returned in `warnings`.
  */
 export function loadAppConfig(env: Env): AppConfig {
   const problems: string[] = [];
-  const vars = plainToInstance(
-    EnvironmentVariables,
-    { ...env },
-    { excludeExtraneousValues: false },
-  );
-  problems.push(...flattenValidationErrors(validateSync(vars), 'env '));
+  const vars = parseEnvironment(env, problems);
 
   const configPath = vars.CONFIG_PATH ? resolve(vars.CONFIG_PATH) : null;
-  const file = readConfigFile(configPath ?? DEMO_CONFIG_PATH, problems);
-  const resolved = file === undefined ? undefined : resolveEnvRefs(file, env, '', problems);
-  const parsed = resolved === undefined ? undefined : validateConfigFile(resolved, problems);
+  const demoRefused = configPath === null && vars.NODE_ENV === 'production';
+  if (demoRefused) problems.push(DEMO_IN_PRODUCTION);
+  const file = demoRefused ? undefined : readConfigFile(configPath ?? DEMO_CONFIG_PATH, problems);
 
-  const deployments = parsed ? buildDeployments(parsed.model_list, problems) : [];
+  let warnings: readonly string[] = [];
+  let suggestedPaths: ReadonlySet<string> = new Set();
+  let parsed: ParsedConfig | undefined;
+  if (file !== undefined) {
+    if (isMapping(file)) {
+      const keys = checkConfigKeys(file);
+      problems.push(...keys.problems);
+      warnings = keys.warnings;
+      suggestedPaths = keys.suggestedPaths;
+      // A mapping resolves to a mapping: only string leaves are replaced.
+      const resolved = resolveEnvRefs(file, env, '', problems) as Readonly<Record<string, unknown>>;
+      parsed = validateConfigFile(resolved, problems);
+    } else {
+      problems.push('config: the file must be a YAML mapping with a model_list');
+    }
+  }
+
+  const entries = parsed?.entries ?? [];
+  const deployments = buildDeployments(entries, problems);
   const gateway = parsed?.gateway ?? {};
-  const apiKeys = (gateway.api_keys ?? []).map((k): ApiKeyEntry => ({
-    keySha256: k.key_sha256 ? Buffer.from(k.key_sha256, 'hex') : sha256(k.key ?? ''),
-    userId: k.user_id,
-    teamId: k.team_id ?? null,
-    role: k.role ?? 'user',
-  }));
+  const usable = (key: keyof GatewaySettings): boolean => parsed?.usable(key) ?? false;
+
+  const apiKeys = usable('api_keys')
+    ? (gateway.api_keys ?? []).map((k): ApiKeyEntry => ({
+        keySha256: k.key_sha256 ? Buffer.from(k.key_sha256, 'hex') : sha256(k.key ?? ''),
+        userId: k.user_id,
+        teamId: k.team_id ?? null,
+        role: k.role ?? 'user',
+      }))
+    : [];
   checkDuplicateKeys(apiKeys, problems);
-  const trustedHeaders: TrustedHeadersConfig | null = gateway.trusted_headers
-    ? {
-        secretHeader: gateway.trusted_headers.secret_header.toLowerCase(),
-        secret: gateway.trusted_headers.secret,
-      }
-    : null;
-  if (parsed && apiKeys.length === 0 && !trustedHeaders) {
+  const trustedHeaders: TrustedHeadersConfig | null =
+    usable('trusted_headers') && gateway.trusted_headers
+      ? {
+          secretHeader: gateway.trusted_headers.secret_header.toLowerCase(),
+          secret: gateway.trusted_headers.secret,
+        }
+      : null;
+  if (usable('api_keys') && usable('trusted_headers') && apiKeys.length === 0 && !trustedHeaders) {
     problems.push(
       'gateway.api_keys: no api_keys and no trusted_headers: nobody could call the gateway',
     );
   }
-  const modelNames = new Set(deployments.map((d) => d.modelName));
-  (gateway.default_target_models ?? []).forEach((name, i) => {
-    if (!modelNames.has(name)) {
-      problems.push(`gateway.default_target_models[${i}]: unknown model "${name}"`);
-    }
-  });
+  if (usable('default_target_models')) {
+    // Names from every entry, valid or not: one broken entry must not make its model "unknown".
+    const modelNames = new Set(
+      entries.map(({ entry }) => (isMapping(entry) ? entry.model_name : undefined)),
+    );
+    (gateway.default_target_models ?? []).forEach((name, i) => {
+      if (!modelNames.has(name)) {
+        problems.push(`gateway.default_target_models[${i}]: unknown model "${name}"`);
+      }
+    });
+  }
 
   const database = databaseConfigFromEnv(env);
   if (vars.DATABASE_URL && !vars.ID_SIGNING_SECRET) {
@@ -73,15 +117,15 @@ export function loadAppConfig(env: Env): AppConfig {
     );
   }
   if (problems.length > 0) {
-    throw new ConfigError(withoutEchoes(problems));
+    throw new ConfigError(withoutEchoes(problems, suggestedPaths));
   }
   return {
-    port: vars.PORT ?? 4000,
-    logLevel: vars.LOG_LEVEL ?? 'log',
+    port: vars.PORT,
+    logLevel: vars.LOG_LEVEL,
     dataDir: database.dataDir,
     database,
-    redisUrl: vars.REDIS_URL ?? null,
-    idSigningSecret: vars.ID_SIGNING_SECRET ?? null,
+    redisUrl: vars.REDIS_URL,
+    idSigningSecret: vars.ID_SIGNING_SECRET,
     configPath,
     usesDemoConfig: configPath === null,
     deployments,
@@ -89,8 +133,14 @@ export function loadAppConfig(env: Env): AppConfig {
     trustedHeaders,
     defaultTargetModels: gateway.default_target_models ?? [],
     maxUploadBytes: gateway.max_upload_bytes ?? DEFAULT_MAX_UPLOAD_BYTES,
-    upstreamTimeoutMs: vars.UPSTREAM_TIMEOUT_MS ?? 600_000,
-    cacheTtlMs: vars.CACHE_TTL_MS ?? 300_000,
+    maxJsonBodyBytes: gateway.max_json_body_bytes ?? DEFAULT_MAX_JSON_BODY_BYTES,
+    upstreamTimeoutMs: vars.UPSTREAM_TIMEOUT_MS,
+    cacheTtlMs: vars.CACHE_TTL_MS,
+    sweepIntervalMs: vars.SWEEP_INTERVAL_MS,
+    sweepStaleAfterMs: vars.SWEEP_STALE_AFTER_MS,
+    drainTimeoutMs: vars.DRAIN_TIMEOUT_MS,
+    deploymentCooldownMs: vars.DEPLOYMENT_COOLDOWN_MS,
+    warnings,
   };
 }
 
@@ -140,58 +190,77 @@ function resolveEnvRefs(node: unknown, env: Env, path: string, problems: string[
   return node;
 }
 
-/** A key whose environment variable is unset is reported once: its emptiness is not news. */
-function withoutEchoes(problems: readonly string[]): string[] {
+/**
+ * Each mistake is reported once. A key whose environment variable is unset: its emptiness is
+ * not news. A misspelt key: the key it was meant to be is of course missing or empty.
+ */
+function withoutEchoes(problems: readonly string[], suggestedPaths: ReadonlySet<string>): string[] {
   const unset = new Set(problems.filter((p) => p.includes(UNSET)).map(pathOf));
-  return problems.filter((p) => p.includes(UNSET) || !unset.has(pathOf(p)));
+  const echoesTypo = (path: string): boolean =>
+    [...suggestedPaths].some(
+      (s) => path === s || path.startsWith(`${s}.`) || path.startsWith(`${s}[`),
+    );
+  return problems.filter((p) => {
+    const path = pathOf(p);
+    return p.includes(UNSET) || (!unset.has(path) && !echoesTypo(path));
+  });
 }
 
 function pathOf(problem: string): string {
   return problem.slice(0, problem.indexOf(': '));
 }
 
-function validateConfigFile(raw: unknown, problems: string[]): GatewayConfigFile | undefined {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    problems.push('config: the file must be a YAML mapping with a model_list');
-    return undefined;
-  }
-  const file = plainToInstance(GatewayConfigFile, raw);
-  const errors = flattenValidationErrors(validateSync(file), '');
-  problems.push(...errors);
-  return errors.length === 0 ? file : undefined;
+interface CheckedEntry {
+  readonly entry: ModelListEntry;
+  /** Passed the schema; an entry that did not is still checked for a duplicate id. */
+  readonly valid: boolean;
 }
 
-function buildDeployments(entries: readonly ModelListEntry[], problems: string[]): Deployment[] {
+interface ParsedConfig {
+  readonly entries: readonly CheckedEntry[];
+  readonly gateway: GatewaySettings;
+  /** False for a gateway key that failed the schema: the checks built on it would be noise. */
+  readonly usable: (key: keyof GatewaySettings) => boolean;
+}
+
+/**
+ * Validates the file entry by entry rather than as a whole, so that one broken deployment does
+ * not hide the problems of the others (a duplicate id, an unknown provider, ...).
+ */
+function validateConfigFile(
+  raw: Readonly<Record<string, unknown>>,
+  problems: string[],
+): ParsedConfig {
+  const file = plainToInstance(GatewayConfigFile, raw);
+  const errors = validateSync(file);
+  problems.push(...flattenValidationErrors(errors));
+
+  const listError = errors.find((e) => e.property === 'model_list');
+  const badEntries = new Set((listError?.children ?? []).map((c) => Number(c.property)));
+  const entries = Array.isArray(file.model_list)
+    ? file.model_list.map((entry, i) => ({
+        entry,
+        valid: !listError?.constraints && !badEntries.has(i),
+      }))
+    : [];
+
+  const gatewayError = errors.find((e) => e.property === 'gateway');
+  const gateway: GatewaySettings = isMapping(file.gateway) ? file.gateway : {};
+  const badKeys = new Set((gatewayError?.children ?? []).map((c) => c.property));
+  const usable = (key: keyof GatewaySettings): boolean =>
+    !gatewayError?.constraints && !badKeys.has(key);
+  return { entries, gateway, usable };
+}
+
+function buildDeployments(entries: readonly CheckedEntry[], problems: string[]): Deployment[] {
   const seen = new Map<string, number>();
   const deployments: Deployment[] = [];
-  entries.forEach((entry, i) => {
+  entries.forEach(({ entry, valid }, i) => {
     const where = `model_list[${i}]`;
-    const params = entry.litellm_params;
-    const slash = params.model.indexOf('/');
-    const provider = params.model.slice(0, slash);
-    const upstreamModel = params.model.slice(slash + 1);
-    if (!isProvider(provider)) {
-      problems.push(
-        `${where}.litellm_params.model: unknown provider "${provider}" (supported: ${PROVIDERS.join(', ')})`,
-      );
-      return;
-    }
-    const apiBase = (params.api_base ?? (provider === 'openai' ? DEFAULT_OPENAI_BASE : '')).replace(
-      /\/+$/,
-      '',
-    );
-    if (!/^https?:\/\//.test(apiBase)) {
-      problems.push(`${where}.litellm_params.api_base: must be an http(s) URL`);
-    }
-    if (provider === 'azure' && !params.api_version) {
-      problems.push(`${where}.litellm_params.api_version: required for azure deployments`);
-    }
-    if (!params.api_key) {
-      problems.push(`${where}.litellm_params.api_key: required`);
-    }
-    const id =
-      entry.model_info?.id ??
-      deriveDeploymentId(entry.model_name, provider, upstreamModel, apiBase);
+    const explicitId = isMapping(entry) ? explicitIdOf(entry) : undefined;
+    const deployment = valid ? toDeployment(entry, where, problems) : undefined;
+    const id = explicitId ?? deployment?.id;
+    if (id === undefined) return;
     const first = seen.get(id);
     if (first !== undefined) {
       problems.push(
@@ -200,17 +269,59 @@ function buildDeployments(entries: readonly ModelListEntry[], problems: string[]
       return;
     }
     seen.set(id, i);
-    deployments.push({
-      id,
-      modelName: entry.model_name,
-      provider,
-      upstreamModel,
-      apiBase,
-      apiKey: params.api_key ?? '',
-      apiVersion: params.api_version ?? null,
-    });
+    if (deployment) deployments.push(deployment);
   });
   return deployments;
+}
+
+/** `model_info.id` when it is usable, whether or not the rest of the entry is. */
+function explicitIdOf(entry: ModelListEntry): string | undefined {
+  const info: unknown = entry.model_info;
+  const id = isMapping(info) ? info.id : undefined;
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
+/** A schema-valid entry as a Deployment; undefined (with the problem) when it names no provider we speak. */
+function toDeployment(
+  entry: ModelListEntry,
+  where: string,
+  problems: string[],
+): Deployment | undefined {
+  const params = entry.litellm_params;
+  const slash = params.model.indexOf('/');
+  const provider = params.model.slice(0, slash);
+  const upstreamModel = params.model.slice(slash + 1);
+  if (!isProvider(provider)) {
+    problems.push(
+      `${where}.litellm_params.model: unknown provider "${provider}" (supported: ${PROVIDERS.join(', ')})`,
+    );
+    return undefined;
+  }
+  const apiBase = (params.api_base ?? (provider === 'openai' ? DEFAULT_OPENAI_BASE : '')).replace(
+    /\/+$/,
+    '',
+  );
+  if (!/^https?:\/\//.test(apiBase)) {
+    problems.push(`${where}.litellm_params.api_base: must be an http(s) URL`);
+  }
+  if (provider === 'azure' && !params.api_version) {
+    problems.push(`${where}.litellm_params.api_version: required for azure deployments`);
+  }
+  if (!params.api_key) {
+    problems.push(`${where}.litellm_params.api_key: required`);
+  }
+  return {
+    id:
+      entry.model_info?.id ??
+      deriveDeploymentId(entry.model_name, provider, upstreamModel, apiBase),
+    modelName: entry.model_name,
+    provider,
+    upstreamModel,
+    apiBase,
+    apiKey: params.api_key ?? '',
+    apiVersion: params.api_version ?? null,
+    weight: params.weight ?? 1,
+  };
 }
 
 /**
@@ -245,21 +356,38 @@ function isProvider(value: string): value is ProviderName {
   return (PROVIDERS as readonly string[]).includes(value);
 }
 
-function flattenValidationErrors(errors: readonly ValidationError[], prefix: string): string[] {
+/**
+ * One problem per key: a missing key is just missing; otherwise the top decorator's, which is
+ * the last constraint reported (decorators run bottom-up) and by convention in
+ * gateway-config.schema.ts the type check, whose failure makes the checks below it meaningless.
+ * Nested validation is reported after the others whatever its place, so it counts only when
+ * nothing else failed.
+ */
+function flattenValidationErrors(errors: readonly ValidationError[]): string[] {
   const out: string[] = [];
   const walk = (error: ValidationError, path: string): void => {
     const here = /^\d+$/.test(error.property)
       ? `${path}[${error.property}]`
-      : path && !path.endsWith(' ')
+      : path
         ? `${path}.${error.property}`
-        : `${path}${error.property}`;
-    for (const message of Object.values(error.constraints ?? {})) {
-      out.push(`${here}: ${message}`);
-    }
+        : error.property;
+    const constraints = Object.entries(error.constraints ?? {});
+    const [name, message] = constraints.find(([n]) => n === 'isDefined') ??
+      constraints.filter(([n]) => n !== 'nestedValidation').at(-1) ??
+      constraints.at(-1) ?? ['', ''];
+    if (name !== '') out.push(`${here}: ${wording(name, message, error.property)}`);
     for (const child of error.children ?? []) {
       walk(child, here);
     }
   };
-  errors.forEach((e) => walk(e, prefix));
+  errors.forEach((e) => walk(e, ''));
   return out;
+}
+
+/** In YAML's words, and without repeating the key the path already names. */
+function wording(constraint: string, message: string, property: string): string {
+  if (constraint === 'nestedValidation' || constraint === 'isObject') return 'must be a mapping';
+  if (constraint === 'isArray') return 'must be a list';
+  if (constraint === 'isInt') return 'must be an integer';
+  return message.startsWith(`${property} `) ? message.slice(property.length + 1) : message;
 }
