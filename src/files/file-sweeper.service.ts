@@ -1,4 +1,5 @@
 import {
+  Inject,
   Injectable,
   Logger,
   type OnApplicationBootstrap,
@@ -6,15 +7,13 @@ import {
 } from '@nestjs/common';
 import { CacheKeys } from '../cache/cache-keys';
 import { CacheService } from '../cache/cache.service';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { ProviderRouterService } from '../provider-router/provider-router.service';
 import { copyOf } from '../provider-router/upload-fan-out';
 import type { FileRecord } from './file-record';
 import { FilesRepository } from './files.repository';
 import { isCopyOf } from './upload/upload-tag';
 
-/** A pending upload whose heartbeat is older than this belongs to a process that died. */
-export const STALE_AFTER_SECONDS = 120;
-const SWEEP_INTERVAL_MS = 60_000;
 const BATCH = 50;
 
 export interface SweepReport {
@@ -39,12 +38,13 @@ export class FileSweeperService implements OnApplicationBootstrap, OnApplication
     private readonly files: FilesRepository,
     private readonly router: ProviderRouterService,
     private readonly cache: CacheService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   onApplicationBootstrap(): void {
     // Not awaited: start-up must not wait on upstreams.
     void this.sweepSafely();
-    this.timer = setInterval(() => void this.sweepSafely(), SWEEP_INTERVAL_MS);
+    this.timer = setInterval(() => void this.sweepSafely(), this.config.sweepIntervalMs);
     this.timer.unref();
   }
 
@@ -53,8 +53,12 @@ export class FileSweeperService implements OnApplicationBootstrap, OnApplication
     await this.running?.catch(() => undefined);
   }
 
-  /** One pass. Passes never overlap in one process: a call made during a pass runs after it. */
-  async sweep(staleSeconds = STALE_AFTER_SECONDS): Promise<SweepReport> {
+  /**
+   * One pass. Passes never overlap in one process: a call made during a pass runs after it.
+   * `staleSeconds`: how old a pending upload's heartbeat must be to count as abandoned (tests
+   * pass 0); by default the configured SWEEP_STALE_AFTER_MS.
+   */
+  async sweep(staleSeconds = this.config.sweepStaleAfterMs / 1000): Promise<SweepReport> {
     while (this.running) {
       await this.running.catch(() => undefined);
     }
