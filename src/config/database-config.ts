@@ -5,7 +5,8 @@ import type { DatabaseConfig } from './app-config';
 export function databaseConfigFromEnv(
   env: Readonly<Record<string, string | undefined>>,
 ): DatabaseConfig {
-  const dataDir = resolve(env.DATA_DIR ?? './.data');
+  // An empty DATA_DIR is unset, as every other variable: resolve('') would be the cwd.
+  const dataDir = resolve(env.DATA_DIR || './.data');
   return env.DATABASE_URL
     ? { kind: 'postgres', url: env.DATABASE_URL, dataDir }
     : { kind: 'embedded', url: null, dataDir };

@@ -319,6 +319,20 @@ gateway:
     ]);
   });
 
+  it('should treat an empty variable as unset', () => {
+    const config = loadAppConfig({
+      CONFIG_PATH: writeConfig(VALID),
+      OPENAI_KEY: 'k',
+      ALICE_KEY: 'k',
+      PORT: '',
+      LOG_LEVEL: '',
+      DATA_DIR: '',
+      REDIS_URL: '',
+    });
+    expect(config).toMatchObject({ port: 4000, logLevel: 'log', redisUrl: null });
+    expect(config.dataDir).toBe(join(process.cwd(), '.data'));
+  });
+
   it('should accept the usual names info, trace and fatal for LOG_LEVEL', () => {
     const levelOf = (LOG_LEVEL: string): string =>
       loadAppConfig({ CONFIG_PATH: writeConfig(VALID), OPENAI_KEY: 'k', ALICE_KEY: 'k', LOG_LEVEL })
