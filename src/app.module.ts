@@ -13,6 +13,7 @@ import { FilesModule } from './files/files.module';
 import { HealthModule } from './health/health.module';
 import { IdCodecModule } from './id-codec/id-codec.module';
 import { LifecycleModule } from './lifecycle/lifecycle.module';
+import { ManagedRefsModule } from './managed-refs/managed-refs.module';
 import { ProviderRouterModule } from './provider-router/provider-router.module';
 
 /** Query/body validation errors become a 400 naming the first offending field in `param`. */
@@ -38,6 +39,7 @@ export class AppModule {
         DatabaseModule.forRoot(database),
         CacheModule,
         IdCodecModule,
+        ManagedRefsModule,
         ProviderRouterModule,
         FilesModule,
         HealthModule,

@@ -4,5 +4,6 @@
  * owner's team and admins alike, and a 403 can be told apart from a 404.
  */
 export const CacheKeys = {
-  managedFile: (fileId: string): string => `mfg:file:${fileId}`,
+  // v2: records carry `owner`; entries of the older shape are never read.
+  managedFile: (fileId: string): string => `mfg:file:v2:${fileId}`,
 } as const;

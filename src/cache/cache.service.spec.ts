@@ -28,14 +28,35 @@ describe(CacheService.name, () => {
     await cache.set(key, { bytes: 42 }, 10_000);
     await expect(cache.get(key)).resolves.toEqual({ bytes: 42 });
     await expect(cache.ping()).resolves.toBe(true);
+    // One mget for both keys; the loader sees only the miss.
+    const seen: string[][] = [];
+    const both = await cache.getOrLoadMany(
+      [key, `${key}:2`],
+      (id) => id,
+      10_000,
+      (missing) => {
+        seen.push([...missing]);
+        return Promise.resolve(new Map(missing.map((id) => [id, { bytes: 7 }])));
+      },
+    );
+    expect(seen).toEqual([[`${key}:2`]]);
+    expect([...both.entries()]).toEqual([
+      [key, { bytes: 42 }],
+      [`${key}:2`, { bytes: 7 }],
+    ]);
     await cache.onModuleDestroy();
   });
 
   it('should answer a miss at once, and load from the source, when Redis refuses connections', async () => {
     const cache = new CacheService(createCacheStore('redis://127.0.0.1:1'));
     const started = Date.now();
-    const value = await cache.getOrLoad('k', 1_000, () => Promise.resolve('from-db'));
-    expect(value).toBe('from-db');
+    const value = await cache.getOrLoadMany(
+      ['k'],
+      (id) => id,
+      1_000,
+      (missing) => Promise.resolve(new Map(missing.map((id) => [id, 'from-db']))),
+    );
+    expect(value.get('k')).toBe('from-db');
     await expect(cache.ping()).resolves.toBe(false);
     expect(Date.now() - started).toBeLessThan(2_000);
     await cache.onModuleDestroy();

@@ -55,22 +55,46 @@ export class CacheService implements OnModuleDestroy {
     }
   }
 
-  /** The cached value, or the loader's (then cached). A loader returning undefined is not cached. */
-  async getOrLoad<T>(
-    key: string,
+  /**
+   * The cached values of many keys in one round trip (an `mget`), then the loader's for the
+   * misses in one call — never a round trip per key. What the loader returns is cached (not
+   * awaited: the caller has its answer, a slow cache must not delay it); what it leaves out is
+   * not, so a missing or unsettled record is looked up again next time.
+   */
+  async getOrLoadMany<T>(
+    ids: readonly string[],
+    keyOf: (id: string) => string,
     ttlMs: number,
-    load: () => Promise<T | undefined>,
-  ): Promise<T | undefined> {
-    const cached = await this.get<T>(key);
-    if (cached !== undefined) {
-      return cached;
+    load: (missing: readonly string[]) => Promise<ReadonlyMap<string, T>>,
+  ): Promise<Map<string, T>> {
+    const found = new Map<string, T>();
+    if (ids.length === 0) return found;
+    const keys = ids.map(keyOf);
+    const cached = await this.getMany<T>(keys);
+    const missing = ids.filter((id, i) => {
+      const value = cached[i];
+      if (value === undefined) return true;
+      found.set(id, value);
+      return false;
+    });
+    if (missing.length === 0) return found;
+    const loaded = await load(missing);
+    for (const [id, value] of loaded) {
+      found.set(id, value);
+      void this.set(keyOf(id), value, ttlMs);
     }
-    const loaded = await load();
-    if (loaded !== undefined) {
-      // Not awaited on purpose: the caller has its answer; a slow cache must not delay it.
-      void this.set(key, loaded, ttlMs);
-    }
-    return loaded;
+    return found;
+  }
+
+  private async getMany<T>(keys: readonly string[]): Promise<Array<T | undefined>> {
+    if (this.store.kind === 'none') return keys.map(() => undefined);
+    const values = await this.bounded('mget', () => this.cache.mget<T>([...keys]));
+    // An entry whose delete has not landed may still hold what a write replaced.
+    return keys.map((key, i) =>
+      values === TIMED_OUT || this.unconfirmedDeletes.has(key)
+        ? undefined
+        : (values[i] ?? undefined),
+    );
   }
 
   /** Which store is in use (see CacheStore.kind). */

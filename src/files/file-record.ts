@@ -1,3 +1,4 @@
+import type { Owner } from '../common/auth/ownership';
 import type { ManagedFileStatus } from './managed-file.entity';
 
 export interface FileCopyRecord {
@@ -12,8 +13,7 @@ export interface FileCopyRecord {
  */
 export interface FileRecord {
   readonly id: string;
-  readonly ownerUserId: string;
-  readonly ownerTeamId: string | null;
+  readonly owner: Owner;
   readonly purpose: string;
   readonly filename: string;
   readonly bytes: number;

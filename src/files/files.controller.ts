@@ -1,16 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import {
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  Post,
-  Query,
-  Req,
-  Res,
-  UseGuards,
-  UseInterceptors,
-} from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -26,35 +15,38 @@ import type { Caller } from '../common/auth/caller';
 import { CurrentCaller } from '../common/auth/current-caller.decorator';
 import { ApiErrorResponses } from '../common/errors/error-response.dto';
 import type { GatewayRequest } from '../common/http/request-context';
-import { DecodeIdsInterceptor, DecodesIds, decodedId } from '../id-codec/decode-ids.interceptor';
-import { EncodeIdsInterceptor } from '../id-codec/encode-ids.interceptor';
-import { IdCodecService } from '../id-codec/id-codec.service';
-import { InternalRef } from '../id-codec/internal-ref';
-import { AccessedFile } from './accessed-file.decorator';
+import { Refs, UsesManagedRefs } from '../managed-refs/managed-refs.guard';
+import type { RefField } from '../managed-refs/ref-field';
+import type { ResolvedRefs } from '../managed-refs/resolved-refs';
 import { CreateFileDto } from './dto/create-file.dto';
 import { DeleteFileResponseDto, FileListDto, FileObjectDto } from './dto/file-object.dto';
 import { ListFilesQueryDto } from './dto/list-files-query.dto';
-import { FileAccessGuard } from './file-access.guard';
 import type { FileRecord } from './file-record';
 import { FilesService, type FileList, type FileObject } from './files.service';
 
-const AFTER_CURSOR = {
+/** The `:file_id` of a route: a unified file id the caller may use. */
+const FILE_ID: RefField = { in: 'params', path: 'file_id', kind: 'file' };
+/** A list cursor is checked for being an id we issued; the page query finds where it stands. */
+const AFTER_CURSOR: RefField = {
   in: 'query',
-  name: 'after',
+  path: 'after',
   kind: 'file',
   onInvalid: 'invalid_request',
-} as const;
+  load: false,
+};
+
+function fileOf(refs: ResolvedRefs): FileRecord {
+  const record = refs.at<FileRecord>(FILE_ID.path)?.record;
+  if (!record) throw new Error('a :file_id route without its managed reference');
+  return record;
+}
 
 @ApiTags('files')
 @ApiBearerAuth()
 @ApiErrorResponses(401)
 @Controller('v1/files')
-@UseInterceptors(DecodeIdsInterceptor, EncodeIdsInterceptor)
 export class FilesController {
-  constructor(
-    private readonly files: FilesService,
-    private readonly ids: IdCodecService,
-  ) {}
+  constructor(private readonly files: FilesService) {}
 
   @Post()
   @HttpCode(200)
@@ -71,7 +63,7 @@ export class FilesController {
   }
 
   @Get()
-  @DecodesIds(AFTER_CURSOR)
+  @UsesManagedRefs(AFTER_CURSOR)
   @ApiOperation({
     summary: 'List the files the caller may see (from the gateway store)',
     operationId: 'listFiles',
@@ -80,25 +72,25 @@ export class FilesController {
   @ApiErrorResponses(400)
   list(
     @Query() query: ListFilesQueryDto,
-    @Req() request: GatewayRequest,
+    @Refs() refs: ResolvedRefs,
     @CurrentCaller() caller: Caller,
   ): Promise<FileList> {
-    const after = decodedId(request, this.ids, AFTER_CURSOR);
-    return this.files.list(caller, { ...query, after: after?.uid ?? null });
+    const after = refs.at(AFTER_CURSOR.path);
+    return this.files.list(caller, { ...query, after: after?.payload.uid ?? null });
   }
 
   @Get(':file_id')
-  @UseGuards(FileAccessGuard)
+  @UsesManagedRefs(FILE_ID)
   @ApiOperation({ summary: 'Retrieve a file object', operationId: 'retrieveFile' })
   @ApiParam({ name: 'file_id', type: String, description: 'A unified file id (file-…)' })
   @ApiOkResponse({ type: FileObjectDto })
   @ApiErrorResponses(403, 404)
-  retrieve(@AccessedFile() file: FileRecord): FileObject {
-    return this.files.toFileObject(file);
+  retrieve(@Refs() refs: ResolvedRefs): FileObject {
+    return this.files.toFileObject(fileOf(refs));
   }
 
   @Get(':file_id/content')
-  @UseGuards(FileAccessGuard)
+  @UsesManagedRefs(FILE_ID)
   @ApiOperation({
     summary: 'Stream the file content from the first deployment that answers',
     operationId: 'downloadFile',
@@ -108,10 +100,11 @@ export class FilesController {
   @ApiOkResponse({ schema: { type: 'string', format: 'binary' } })
   @ApiErrorResponses(403, 404, 502, 504)
   async content(
-    @AccessedFile() file: FileRecord,
+    @Refs() refs: ResolvedRefs,
     @Req() request: GatewayRequest,
     @Res() response: Response,
   ): Promise<void> {
+    const file = fileOf(refs);
     const abort = new AbortController();
     response.on('close', () => abort.abort());
     const { content } = await this.files.content(file, abort.signal);
@@ -128,14 +121,13 @@ export class FilesController {
   }
 
   @Delete(':file_id')
-  @UseGuards(FileAccessGuard)
+  @UsesManagedRefs(FILE_ID)
   @ApiOperation({ summary: 'Delete a file and every copy of it', operationId: 'deleteFile' })
   @ApiParam({ name: 'file_id', type: String, description: 'A unified file id (file-…)' })
   @ApiOkResponse({ type: DeleteFileResponseDto })
   @ApiErrorResponses(403, 404)
-  async delete(
-    @AccessedFile() file: FileRecord,
-  ): Promise<{ id: InternalRef; object: 'file'; deleted: true }> {
+  async delete(@Refs() refs: ResolvedRefs): Promise<{ id: string; object: 'file'; deleted: true }> {
+    const file = fileOf(refs);
     await this.files.delete(file);
     return { id: this.files.toFileObject(file).id, object: 'file', deleted: true };
   }

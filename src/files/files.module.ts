@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { FileAccessGuard } from './file-access.guard';
 import { FileSweeperService } from './file-sweeper.service';
 import { FilesController } from './files.controller';
 import { FilesRepository } from './files.repository';
@@ -16,7 +15,7 @@ import { ManagedFile } from './managed-file.entity';
 @Module({
   imports: [TypeOrmModule.forFeature([ManagedFile, ManagedFileCopy])],
   controllers: [FilesController],
-  providers: [FilesService, FilesRepository, FileAccessGuard, FileSweeperService],
+  providers: [FilesService, FilesRepository, FileSweeperService],
   exports: [FilesService, FileSweeperService],
 })
 export class FilesModule {}

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { Caller } from '../common/auth/caller';
+import { visibleToSql } from '../common/auth/ownership';
 import type { FileCopyRecord, FileRecord } from './file-record';
 import { ManagedFileCopy } from './managed-file-copy.entity';
 import { ManagedFile, type ManagedFileStatus } from './managed-file.entity';
@@ -94,11 +95,18 @@ export class FilesRepository {
   }
 
   async findById(id: string): Promise<FileRecord | undefined> {
-    const file = await this.dataSource.manager.findOne(ManagedFile, {
-      where: { id },
-      relations: { copies: true },
-    });
-    return file ? toRecord(file) : undefined;
+    return (await this.findByIds([id]))[0];
+  }
+
+  /** Every named file with its copies, in one query (`id = ANY($1)`), whatever its status. */
+  async findByIds(ids: readonly string[]): Promise<FileRecord[]> {
+    if (ids.length === 0) return [];
+    const files = await this.dataSource.manager
+      .createQueryBuilder(ManagedFile, 'f')
+      .leftJoinAndSelect('f.copies', 'c')
+      .where('f.id = ANY(:ids)', { ids })
+      .getMany();
+    return files.map(toRecord);
   }
 
   async delete(id: string): Promise<void> {
@@ -148,13 +156,12 @@ export class FilesRepository {
       return `$${params.length}`;
     };
     const where = [`f.status = 'ready'`, `(f.expires_at IS NULL OR f.expires_at > now())`];
-    if (query.caller.role !== 'admin') {
-      where.push(
-        query.caller.teamId
-          ? `(f.owner_user_id = ${p(query.caller.userId)} OR f.owner_team_id = ${p(query.caller.teamId)})`
-          : `f.owner_user_id = ${p(query.caller.userId)}`,
-      );
-    }
+    const visible = visibleToSql(
+      query.caller,
+      { userId: 'f.owner_user_id', teamId: 'f.owner_team_id' },
+      p,
+    );
+    if (visible) where.push(visible);
     if (query.purpose) {
       where.push(`f.purpose = ${p(query.purpose)}`);
     }
@@ -214,8 +221,7 @@ export class FilesRepository {
     );
     // The pg driver answers UPDATE … RETURNING as [rows, count].
     const claimed = (Array.isArray(rows[0]) ? rows[0] : rows) as Array<{ id: string }>;
-    const records = await Promise.all(claimed.map((r) => this.findById(r.id)));
-    return records.filter((r): r is FileRecord => r !== undefined);
+    return this.findByIds(claimed.map((r) => r.id));
   }
 
   private async mustFind(em: EntityManager, id: string): Promise<FileRecord> {
@@ -245,8 +251,7 @@ const seconds = (date: Date): number => Math.floor(date.getTime() / 1000);
 function toRecord(file: ManagedFile): FileRecord {
   return {
     id: file.id,
-    ownerUserId: file.ownerUserId,
-    ownerTeamId: file.ownerTeamId,
+    owner: { userId: file.ownerUserId, teamId: file.ownerTeamId },
     purpose: file.purpose,
     filename: file.filename,
     bytes: file.bytes,
@@ -263,8 +268,7 @@ function toRecord(file: ManagedFile): FileRecord {
 function fromRaw(row: RawFileRow): FileRecord {
   return {
     id: row.id,
-    ownerUserId: row.owner_user_id,
-    ownerTeamId: row.owner_team_id,
+    owner: { userId: row.owner_user_id, teamId: row.owner_team_id },
     purpose: row.purpose,
     filename: row.filename,
     bytes: Number(row.bytes),

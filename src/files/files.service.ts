@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { CacheKeys } from '../cache/cache-keys';
 import { CacheService } from '../cache/cache.service';
 import type { Caller } from '../common/auth/caller';
@@ -14,9 +14,12 @@ import {
 import type { GatewayRequest } from '../common/http/request-context';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { Deployment } from '../config/deployment';
-import { InternalRef } from '../id-codec/internal-ref';
+import type { UnifiedIdPayload } from '../id-codec/id-codec';
+import { IdCodecService } from '../id-codec/id-codec.service';
 import { normalizeMimeType } from '../id-codec/mime-types';
 import { DrainService } from '../lifecycle/drain.service';
+import type { RefLoader } from '../managed-refs/ref-loader';
+import { RefLoaders } from '../managed-refs/ref-loaders';
 import { ProviderError, type ProviderContent } from '../provider-router/provider-client';
 import { ProviderRouterService } from '../provider-router/provider-router.service';
 import { copyOf, type PlacedCopy, type UnansweredCopy } from '../provider-router/upload-fan-out';
@@ -36,9 +39,9 @@ import { isCopyOf, taggedFilename } from './upload/upload-tag';
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 const HEARTBEAT_MS = 30_000;
 
-/** A file object as the service returns it: ids are InternalRefs, encoded on the way out. */
+/** A file object as the API answers it. */
 export interface FileObject {
-  id: InternalRef;
+  id: string;
   object: 'file';
   bytes: number;
   created_at: number;
@@ -51,8 +54,8 @@ export interface FileObject {
 export interface FileList {
   object: 'list';
   data: FileObject[];
-  first_id: InternalRef | null;
-  last_id: InternalRef | null;
+  first_id: string | null;
+  last_id: string | null;
   has_more: boolean;
 }
 
@@ -62,7 +65,8 @@ export interface FileContent {
 }
 
 @Injectable()
-export class FilesService {
+export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
+  readonly kind = 'file' as const;
   private readonly logger = new Logger(FilesService.name);
 
   constructor(
@@ -71,7 +75,13 @@ export class FilesService {
     private readonly cache: CacheService,
     private readonly router: ProviderRouterService,
     private readonly drain: DrainService,
+    private readonly ids: IdCodecService,
+    private readonly loaders: RefLoaders,
   ) {}
+
+  onModuleInit(): void {
+    this.loaders.register(this);
+  }
 
   /**
    * `POST /v1/files`: streams the body to every deployment of the target models at once and
@@ -184,7 +194,7 @@ export class FilesService {
       this.logger.log(
         `file ${id}: ${spool.size} bytes copied to ${result.copies.length} deployment(s) for ${caller.userId}`,
       );
-      return toFileObject(record);
+      return toFileObject(record, this.ids);
     } finally {
       clearInterval(heartbeat);
     }
@@ -251,22 +261,30 @@ export class FilesService {
     }
   }
 
-  /** Loads a file by internal id, cache first. Undefined when missing, pending, deleting or expired. */
-  async findLive(id: string): Promise<FileRecord | undefined> {
-    const record = await this.cache.getOrLoad(
-      CacheKeys.managedFile(id),
+  /**
+   * The live files named by a request, cache first (one multi-get), then one query for the
+   * misses. Pending, deleting and expired files are left out: to the caller they do not exist.
+   */
+  async loadMany(payloads: readonly UnifiedIdPayload[]): Promise<ReadonlyMap<string, FileRecord>> {
+    const ids = [...new Set(payloads.map((p) => p.uid))];
+    const found = await this.cache.getOrLoadMany(
+      ids,
+      CacheKeys.managedFile,
       this.config.cacheTtlMs,
-      async () => {
-        const found = await this.files.findById(id);
+      async (missing) => {
+        const records = await this.files.findByIds(missing);
         // Only settled files are cached: a pending upload changes state soon.
-        return found && found.status === 'ready' ? found : undefined;
+        return new Map(records.filter((r) => r.status === 'ready').map((r) => [r.id, r]));
       },
     );
-    return record && isLive(record) ? record : undefined;
+    for (const [id, record] of found) {
+      if (!isLive(record)) found.delete(id);
+    }
+    return found;
   }
 
   toFileObject(record: FileRecord): FileObject {
-    return toFileObject(record);
+    return toFileObject(record, this.ids);
   }
 
   async list(
@@ -296,7 +314,7 @@ export class FilesService {
         code: 'invalid_cursor',
       });
     }
-    const data = page.data.map(toFileObject);
+    const data = page.data.map((record) => toFileObject(record, this.ids));
     return {
       object: 'list',
       data,
@@ -475,14 +493,11 @@ function earliestExpiry(requested: Date | null, copies: readonly PlacedCopy[]): 
   return Number.isFinite(earliest) ? new Date(earliest) : null;
 }
 
-function toFileObject(record: FileRecord): FileObject {
+/** The API's file object; the id is encoded here, in the mapper, not by a walk over the answer. */
+function toFileObject(record: FileRecord, ids: IdCodecService): FileObject {
   return {
     // Normalised again here: a row stored before uploads were normalised must not break a list.
-    id: new InternalRef({
-      kind: 'file',
-      uid: record.id,
-      mimeType: normalizeMimeType(record.mimeType),
-    }),
+    id: ids.encode({ kind: 'file', uid: record.id, mimeType: normalizeMimeType(record.mimeType) }),
     object: 'file',
     bytes: record.bytes,
     created_at: record.createdAt,

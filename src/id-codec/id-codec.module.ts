@@ -1,7 +1,5 @@
 import { Global, Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
-import { DecodeIdsInterceptor } from './decode-ids.interceptor';
-import { EncodeIdsInterceptor } from './encode-ids.interceptor';
 import { IdCodec } from './id-codec';
 import { IdCodecService } from './id-codec.service';
 import { resolveSigningSecret } from './signing-secret';
@@ -16,9 +14,7 @@ import { resolveSigningSecret } from './signing-secret';
         new IdCodec(resolveSigningSecret(config.idSigningSecret, config.dataDir)),
     },
     IdCodecService,
-    DecodeIdsInterceptor,
-    EncodeIdsInterceptor,
   ],
-  exports: [IdCodecService, DecodeIdsInterceptor, EncodeIdsInterceptor],
+  exports: [IdCodecService],
 })
 export class IdCodecModule {}
