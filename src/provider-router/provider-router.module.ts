@@ -4,6 +4,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import { AzureAdapter } from './adapters/azure/azure.adapter';
 import { createUpstreamPool } from './adapters/http-provider.adapter';
 import { OpenAIAdapter } from './adapters/openai/openai.adapter';
+import { DeploymentPicker } from './deployment-picker';
 import { PROVIDER_CLIENTS, type ProviderClients } from './provider-client';
 import { ProviderRouterService } from './provider-router.service';
 
@@ -24,6 +25,12 @@ const UPSTREAM_POOL = Symbol('UPSTREAM_POOL');
         const options = { timeoutMs: config.upstreamTimeoutMs, dispatcher: pool };
         return { openai: new OpenAIAdapter(options), azure: new AzureAdapter(options) };
       },
+    },
+    {
+      provide: DeploymentPicker,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig): DeploymentPicker =>
+        new DeploymentPicker({ cooldownMs: config.deploymentCooldownMs }),
     },
     ProviderRouterService,
   ],
