@@ -14,6 +14,7 @@ import { HealthModule } from './health/health.module';
 import { IdCodecModule } from './id-codec/id-codec.module';
 import { LifecycleModule } from './lifecycle/lifecycle.module';
 import { ManagedRefsModule } from './managed-refs/managed-refs.module';
+import { ModelCallsModule } from './model-calls/model-calls.module';
 import { ProviderRouterModule } from './provider-router/provider-router.module';
 
 /** Query/body validation errors become a 400 naming the first offending field in `param`. */
@@ -42,6 +43,7 @@ export class AppModule {
         ManagedRefsModule,
         ProviderRouterModule,
         FilesModule,
+        ModelCallsModule,
         HealthModule,
       ],
       providers: [

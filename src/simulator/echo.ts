@@ -85,7 +85,11 @@ export function chatCompletion(
 }
 
 /** The chunks of a streamed chat completion (`stream: true`), as SSE `data:` payloads. */
-export function chatCompletionChunks(completion: Record<string, unknown>): unknown[] {
+/** OpenAI's chunks for a completion; `includeUsage` (stream_options) adds the usage chunk last. */
+export function chatCompletionChunks(
+  completion: Record<string, unknown>,
+  includeUsage = false,
+): unknown[] {
   const choices = Array.isArray(completion.choices) ? completion.choices : [];
   const first: unknown = choices[0];
   const message = isRecord(first) && isRecord(first.message) ? first.message : {};
@@ -105,6 +109,7 @@ export function chatCompletionChunks(completion: Record<string, unknown>): unkno
       choices: [{ index: 0, delta: { content: message.content }, finish_reason: null }],
     },
     { ...base, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] },
+    ...(includeUsage ? [{ ...base, choices: [], usage: completion.usage }] : []),
   ];
 }
 

@@ -29,6 +29,10 @@ export class ResponseStore {
     private readonly now: () => number = Date.now,
   ) {}
 
+  ids(): string[] {
+    return [...this.responses.keys()];
+  }
+
   /** Fails like OpenAI when `previous_response_id` names a response this provider lacks. */
   requirePrevious(body: Record<string, unknown>): void {
     const previous = body.previous_response_id;

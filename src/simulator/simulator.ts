@@ -96,6 +96,7 @@ interface Dispatch {
   chunkDelayMs: number;
   /** Aborts when the client goes away or the simulator closes: stops a stream mid-way. */
   gone: AbortSignal;
+  record: CallRecord;
 }
 
 class Simulator implements SimulatedUpstream {
@@ -104,6 +105,10 @@ class Simulator implements SimulatedUpstream {
   apiBase = '';
   name = '';
   readonly calls: CallRecord[] = [];
+
+  get responseIds(): readonly string[] {
+    return this.responseStore.ids();
+  }
 
   private readonly server: Server;
   private readonly faults = new FaultBook();
@@ -300,6 +305,7 @@ class Simulator implements SimulatedUpstream {
       body,
       partialContent,
       chunkDelayMs: fault?.chunkDelayMs ?? 0,
+      record,
       gone: AbortSignal.any([left.signal, this.closing.signal]),
     });
   }
@@ -399,6 +405,7 @@ class Simulator implements SimulatedUpstream {
 
   private async chat(d: Dispatch): Promise<void> {
     const body = await readJsonObject(d.body);
+    d.record.body = body;
     const model =
       typeof body.model === 'string' && body.model !== ''
         ? body.model
@@ -414,12 +421,18 @@ class Simulator implements SimulatedUpstream {
       sendJson(d.res, 200, completion);
       return;
     }
-    const events = chatCompletionChunks(completion).map((data) => ({ data }));
+    const options = body.stream_options;
+    const includeUsage =
+      typeof options === 'object' && options !== null && 'include_usage' in options
+        ? options.include_usage === true
+        : false;
+    const events = chatCompletionChunks(completion, includeUsage).map((data) => ({ data }));
     await sendEvents(d.res, events, { gapMs: d.chunkDelayMs, trailer: '[DONE]', signal: d.gone });
   }
 
   private async responses(d: Dispatch): Promise<void> {
     const body = await readJsonObject(d.body);
+    d.record.body = body;
     if (typeof body.model !== 'string' || body.model === '') {
       throw badRequest("Missing required parameter: 'model'.", 'model');
     }

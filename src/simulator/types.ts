@@ -99,6 +99,8 @@ export interface CallRecord {
    * abort) or a drop fault cut it.
    */
   closedEarly: boolean;
+  /** The JSON body of a model call (chat, responses), as received: what tests compare. */
+  body?: unknown;
 }
 
 export interface SimulatorOptions {
@@ -132,6 +134,8 @@ export interface SimulatedUpstream {
   readonly files: ReadonlyMap<string, StoredFile>;
   /** Requests received (not /__sim/ ones), oldest first; only the most recent 10,000 are kept. */
   readonly calls: readonly CallRecord[];
+  /** The ids of the responses this provider holds (Responses API), oldest first. */
+  readonly responseIds: readonly string[];
   addFault(rule: FaultRule): void;
   clearFaults(): void;
   /** Forget files, batches, jobs, calls and faults. */

@@ -1,0 +1,235 @@
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Injectable, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import { ApiError, InvalidRequestError, UpstreamError } from '../common/errors/api-error';
+import type { GatewayRequest } from '../common/http/request-context';
+import type { Deployment } from '../config/deployment';
+import type { FileRecord } from '../files/file-record';
+import type { ResolvedRefs } from '../managed-refs/resolved-refs';
+import {
+  ProviderError,
+  type ProviderCall,
+  type ProviderReply,
+} from '../provider-router/provider-client';
+import {
+  ProviderRouterService,
+  type ModelCallResult,
+} from '../provider-router/provider-router.service';
+
+/**
+ * How a reply's text changes on the way to the caller (provider ids become ids that route).
+ * Applied to a JSON body once, to a stream event by event.
+ */
+export type ReplyRewrite = (text: string) => string;
+
+/**
+ * What chat completions and the Responses API share: which deployments may serve a call (those
+ * of the model that hold a copy of every referenced file), the call itself with one failover,
+ * relaying the answer (JSON, or server-sent events as they arrive), and upstream errors kept in
+ * meaning but never quoting a provider file id.
+ */
+@Injectable()
+export class ModelCallsService {
+  private readonly logger = new Logger(ModelCallsService.name);
+
+  constructor(private readonly router: ProviderRouterService) {}
+
+  /** The model named in a call body; 404 `model_not_found` for a name the config does not know. */
+  deploymentsOfModel(body: unknown): { model: string; deployments: readonly Deployment[] } {
+    const model = isObject(body) ? body.model : undefined;
+    if (typeof model !== 'string' || model === '') {
+      throw new InvalidRequestError("Missing required parameter: 'model'.", {
+        param: 'model',
+        code: 'missing_required_parameter',
+      });
+    }
+    const deployments = this.router.deploymentsOf(model);
+    if (deployments.length === 0) {
+      throw new ApiError(
+        404,
+        'invalid_request_error',
+        `The model '${model}' does not exist or you do not have access to it. Models you may use: ${this.router.modelNames.join(', ')}.`,
+        { param: 'model', code: 'model_not_found' },
+      );
+    }
+    return { model, deployments };
+  }
+
+  /**
+   * The deployments of `model` that hold a copy of every referenced file. 400 when there is
+   * none, naming the file, the model, and the models the file was uploaded for.
+   */
+  eligible(model: string, deployments: readonly Deployment[], refs: ResolvedRefs): Deployment[] {
+    const files = refs.records<FileRecord>('file');
+    let candidates = [...deployments];
+    for (const file of files) {
+      const held = new Set(file.copies.filter((c) => c.providerFileId).map((c) => c.deploymentId));
+      const next = candidates.filter((d) => held.has(d.id));
+      if (next.length === 0) {
+        const ref = refs.inBody('file').find((r) => r.payload.uid === file.id);
+        const uploadedFor = [
+          ...new Set(
+            [...held].flatMap((id) => {
+              const d = this.router.deployment(id);
+              return d ? [d.modelName] : [];
+            }),
+          ),
+        ];
+        throw new InvalidRequestError(
+          `The file '${ref?.id ?? file.id}' has no copy on any deployment of model '${model}'` +
+            (candidates.length < deployments.length ? ' that also holds the other files' : '') +
+            `; it was uploaded for: ${uploadedFor.join(', ') || 'no model still configured'}. ` +
+            `Upload it with target_model_names including '${model}'.`,
+          { param: ref?.location.where ?? 'model', code: 'file_not_on_model' },
+        );
+      }
+      candidates = next;
+    }
+    return candidates;
+  }
+
+  /**
+   * Calls one of `candidates` (one failover), the body's file references rewritten to the
+   * chosen deployment's own ids and `model` to its upstream model. The call is aborted when the
+   * client goes away.
+   */
+  async call(
+    candidates: readonly Deployment[],
+    refs: ResolvedRefs,
+    build: (deployment: Deployment) => ProviderCall,
+    request: GatewayRequest,
+    response: Response,
+  ): Promise<ModelCallResult> {
+    const abort = new AbortController();
+    const onClose = (): void => {
+      if (!response.writableFinished) abort.abort();
+    };
+    response.once('close', onClose);
+    try {
+      return await this.router.callOne(
+        candidates,
+        (deployment) => {
+          refs.rewrite('file', (ref) => providerFileId(ref.record as FileRecord, deployment));
+          return build(deployment);
+        },
+        abort.signal,
+      );
+    } catch (error) {
+      throw this.toApiError(error, refs, request);
+    }
+  }
+
+  /**
+   * Writes the upstream's answer: JSON as one body, a stream chunk by chunk as it arrives. Ids in
+   * `rewrites` (provider ids the caller must not see) are replaced on the way.
+   */
+  async relay(
+    result: ModelCallResult,
+    response: Response,
+    rewriteFor: (reply: ProviderReply) => ReplyRewrite | null = () => null,
+  ): Promise<void> {
+    const { reply, deployment } = result;
+    if (reply.headers.requestId)
+      response.setHeader('x-upstream-request-id', reply.headers.requestId);
+    if (reply.headers.processingMs)
+      response.setHeader('openai-processing-ms', reply.headers.processingMs);
+    response.status(reply.status);
+    const rewrite = rewriteFor(reply);
+    if (reply.kind === 'json') {
+      const text = JSON.stringify(reply.body);
+      response.setHeader('content-type', 'application/json');
+      response.end(rewrite ? rewrite(text) : text);
+      return;
+    }
+    response.setHeader('content-type', reply.contentType);
+    response.setHeader('cache-control', 'no-cache');
+    // Proxies in front (nginx) must not hold events back.
+    response.setHeader('x-accel-buffering', 'no');
+    response.flushHeaders();
+    try {
+      await pipeline(rewrite ? reply.body.pipe(eventRewriter(rewrite)) : reply.body, response);
+    } catch (error) {
+      // Headers are out: a broken stream can only end the connection. A client that left is
+      // no fault of the deployment's.
+      if (!response.destroyed || response.writableFinished) {
+        this.router.reportFailure(deployment, error);
+      }
+      response.destroy();
+    }
+  }
+
+  /** A ProviderError as the caller should see it: same meaning, no provider file ids. */
+  toApiError(error: unknown, refs: ResolvedRefs, request: GatewayRequest): Error {
+    if (!(error instanceof ProviderError)) return error as Error;
+    const scrub = new Map<string, string>();
+    for (const ref of refs.inBody('file')) {
+      for (const copy of (ref.record as FileRecord).copies) {
+        if (copy.providerFileId) scrub.set(copy.providerFileId, ref.id);
+      }
+    }
+    const message = replaceAll(error.message, scrub);
+    const where = error.deploymentId ? `deployment '${error.deploymentId}'` : 'the deployment';
+    if (error.status !== null && error.status >= 400 && error.status < 500) {
+      // The caller's own mistake or limit: the upstream's words and status, as OpenAI sends them.
+      return new ApiError(error.status, error.type ?? 'invalid_request_error', message, {
+        param: error.param,
+        code: error.code,
+        headers: error.retryAfter ? { 'retry-after': error.retryAfter } : {},
+      });
+    }
+    this.logger.warn(`[${request.requestId ?? '-'}] model call failed on ${where}: ${message}`);
+    return new UpstreamError(
+      error.status === null
+        ? `No answer from ${where}${error.timedOut ? ' in time' : ''}.`
+        : `${where} answered with HTTP ${error.status}: ${message}`,
+      {
+        timeout: error.timedOut,
+        headers: error.retryAfter ? { 'retry-after': error.retryAfter } : {},
+      },
+    );
+  }
+}
+
+function providerFileId(record: FileRecord, deployment: Deployment): string {
+  const copy = record.copies.find((c) => c.deploymentId === deployment.id);
+  if (!copy?.providerFileId) {
+    // eligible() admitted only deployments holding every file.
+    throw new Error(`file ${record.id} has no copy on ${deployment.id}`);
+  }
+  return copy.providerFileId;
+}
+
+export function replaceAll(text: string, map: ReadonlyMap<string, string>): string {
+  let out = text;
+  for (const [from, to] of map) out = out.split(from).join(to);
+  return out;
+}
+
+/**
+ * Rewrites ids inside server-sent events without holding the stream back: whole events pass
+ * as soon as their blank line arrives, so an id is never split across two chunks.
+ */
+function eventRewriter(rewrite: ReplyRewrite): Transform {
+  let pending = '';
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      pending += chunk.toString('utf8');
+      const end = pending.lastIndexOf('\n\n');
+      if (end === -1) {
+        done();
+        return;
+      }
+      const complete = pending.slice(0, end + 2);
+      pending = pending.slice(end + 2);
+      done(null, rewrite(complete));
+    },
+    flush(done) {
+      done(null, pending === '' ? undefined : rewrite(pending));
+    },
+  });
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
