@@ -1,33 +1,9 @@
 import type { Deployment } from '../config/deployment';
 import { DeploymentPicker } from './deployment-picker';
 import { ABORTED, ProviderError } from './provider-client';
+import { fakeDeployment, seeded } from './router.fixture';
 
 const COOLDOWN_MS = 30_000;
-
-function deployment(id: string, weight = 1): Deployment {
-  return {
-    id,
-    modelName: 'gpt-test',
-    provider: 'openai',
-    upstreamModel: 'gpt-4o-mini',
-    apiBase: `http://${id}.invalid/v1`,
-    apiKey: `key-${id}`,
-    apiVersion: null,
-    weight,
-  };
-}
-
-/** mulberry32: a small seeded PRNG, so draws are the same on every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** A picker with a seeded random and a clock the test moves. */
 function pickerWith(random: () => number = seeded(42)) {
@@ -53,16 +29,16 @@ function draws(picker: DeploymentPicker, candidates: readonly Deployment[], n: n
 const serverError = (): ProviderError => new ProviderError('down', 500, 'server_error');
 
 describe(DeploymentPicker.name, () => {
-  const a = deployment('a');
-  const b = deployment('b');
-  const c = deployment('c');
+  const a = fakeDeployment('a');
+  const b = fakeDeployment('b');
+  const c = fakeDeployment('c');
 
   describe('pick', () => {
     it('should spread draws in proportion to the weights', () => {
       const { picker } = pickerWith();
-      const heavy = deployment('heavy', 3);
-      const light = deployment('light', 1);
-      const none = deployment('none', 0);
+      const heavy = fakeDeployment('heavy', 3);
+      const light = fakeDeployment('light', 1);
+      const none = fakeDeployment('none', 0);
 
       const counts = draws(picker, [heavy, light, none], 20_000);
 
@@ -82,7 +58,7 @@ describe(DeploymentPicker.name, () => {
     it('should map the random draw onto cumulative weights', () => {
       let next = 0;
       const { picker } = pickerWith(() => next);
-      const candidates = [deployment('one', 1), deployment('three', 3)];
+      const candidates = [fakeDeployment('one', 1), fakeDeployment('three', 3)];
 
       const at = (value: number): string | undefined => {
         next = value;
@@ -97,7 +73,7 @@ describe(DeploymentPicker.name, () => {
 
     it('should pick evenly when every weight is zero rather than pick nothing', () => {
       const { picker } = pickerWith();
-      const counts = draws(picker, [deployment('x', 0), deployment('y', 0)], 2_000);
+      const counts = draws(picker, [fakeDeployment('x', 0), fakeDeployment('y', 0)], 2_000);
       expect((counts.get('x') ?? 0) / 2_000).toBeCloseTo(0.5, 1);
       expect((counts.get('y') ?? 0) / 2_000).toBeCloseTo(0.5, 1);
     });

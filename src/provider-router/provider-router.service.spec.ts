@@ -11,22 +11,11 @@ import { OpenAIAdapter } from './adapters/openai/openai.adapter';
 import { DeploymentPicker } from './deployment-picker';
 import { ProviderError, type ProviderCall } from './provider-client';
 import { ProviderRouterService } from './provider-router.service';
+import { seeded } from './router.fixture';
 
 const API_KEY = 'sk-router-spec-0123456789';
 const API_VERSION = '2025-04-01-preview';
 const COOLDOWN_MS = 30_000;
-
-/** mulberry32: a small seeded PRNG, so the spread is the same on every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 function deploymentOf(sim: SimulatedUpstream, id: string, modelName = 'gpt-test'): Deployment {
   return {

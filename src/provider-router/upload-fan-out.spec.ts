@@ -13,22 +13,10 @@ import {
   type UploadRequest,
 } from './provider-client';
 import { copyOf, deleteAll, uploadToAll, type CopyTarget, type PlacedCopy } from './upload-fan-out';
+import { fakeDeployment } from './router.fixture';
 
 /** One scripted upload attempt: what the fake adapter does with it. */
 type Attempt = (signal: AbortSignal, call: number) => Promise<ProviderFile>;
-
-function deployment(id: string): Deployment {
-  return {
-    id,
-    modelName: 'gpt-test',
-    provider: 'openai',
-    upstreamModel: 'gpt-4o-mini',
-    apiBase: `http://${id}.invalid/v1`,
-    apiKey: `key-${id}`,
-    apiVersion: null,
-    weight: 1,
-  };
-}
 
 function providerFile(id: string): ProviderFile {
   return { id, filename: 'tagged', purpose: 'assistants', bytes: 3, createdAt: 1, expiresAt: null };
@@ -127,7 +115,7 @@ function fixture(scripts: Record<string, { attempts: Attempt[]; deleteFails?: bo
   const fakes: Record<string, FakeProvider> = {};
   const deployments: Record<string, Deployment> = {};
   for (const [id, script] of Object.entries(scripts)) {
-    deployments[id] = deployment(id);
+    deployments[id] = fakeDeployment(id);
     fakes[id] = new FakeProvider(script.attempts, script.deleteFails);
     targets.push({ deployment: deployments[id], client: fakes[id] });
   }
@@ -445,8 +433,8 @@ describe(deleteAll.name, () => {
   it('should delete every copy and return only those that failed', async () => {
     const good = new FakeProvider([]);
     const broken = new FakeProvider([], true);
-    const a = deployment('a');
-    const b = deployment('b');
+    const a = fakeDeployment('a');
+    const b = fakeDeployment('b');
     const copies: PlacedCopy[] = [copyOf(a, 'file-a1'), copyOf(b, 'file-b1'), copyOf(a, 'file-a2')];
 
     const left = await deleteAll(copies, [
@@ -459,7 +447,7 @@ describe(deleteAll.name, () => {
   });
 
   it('should leave over a copy whose deployment has no client', async () => {
-    const left = await deleteAll([copyOf(deployment('gone'), 'file-x')], []);
+    const left = await deleteAll([copyOf(fakeDeployment('gone'), 'file-x')], []);
     expect(left.map((c) => c.file.id)).toEqual(['file-x']);
   });
 
@@ -478,7 +466,7 @@ describe(deleteAll.name, () => {
         inFlight--;
       },
     };
-    const d = deployment('a');
+    const d = fakeDeployment('a');
 
     const left = await deleteAll(
       [copyOf(d, '1'), copyOf(d, '2'), copyOf(d, '3')],

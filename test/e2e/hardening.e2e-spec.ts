@@ -352,22 +352,31 @@ describe('4. the database becomes unavailable', () => {
   });
 });
 
+/** An upload whose first KiB is sent and recorded; the caller decides how the rest goes. */
+async function startSlowUpload(
+  t: TestApp,
+  targets: string,
+): Promise<{ body: ReturnType<typeof multipart>; open: ReturnType<typeof openRequest> }> {
+  const body = multipart([
+    { name: 'purpose', value: 'batch' },
+    { name: 'target_model_names', value: targets },
+    { name: 'file', filename: 'slow.jsonl', data: jsonlContent(64 * 1024) },
+  ]);
+  const open = openRequest(`${t.baseUrl}/v1/files`, 'POST', {
+    authorization: t.bearer('alice'),
+    'content-type': body.contentType,
+  });
+  await open.write(body.head);
+  await open.write(body.fileData.subarray(0, 1024));
+  await waitFor(async () => (await fileRows(t.dataSource)).length === 1, 'upload recorded');
+  return { body, open };
+}
+
 describe('9. shutdown drains', () => {
   it('should answer 503 to new requests and readiness while an upload in flight finishes', async () => {
     const t = await createTestApp({ drainTimeoutMs: 10_000 });
     try {
-      const body = multipart([
-        { name: 'purpose', value: 'batch' },
-        { name: 'target_model_names', value: 'gpt-4o-mini' },
-        { name: 'file', filename: 'slow.jsonl', data: jsonlContent(64 * 1024) },
-      ]);
-      const open = openRequest(`${t.baseUrl}/v1/files`, 'POST', {
-        authorization: t.bearer('alice'),
-        'content-type': body.contentType,
-      });
-      await open.write(body.head);
-      await open.write(body.fileData.subarray(0, 1024));
-      await waitFor(async () => (await fileRows(t.dataSource)).length === 1, 'upload recorded');
+      const { body, open } = await startSlowUpload(t, 'gpt-4o-mini');
 
       const closing = t.shutdown();
       await waitFor(
@@ -394,18 +403,7 @@ describe('9. shutdown drains', () => {
   it('should abandon uploads still running at the drain limit and remove their copies', async () => {
     const t = await createTestApp({ drainTimeoutMs: 300 });
     try {
-      const body = multipart([
-        { name: 'purpose', value: 'batch' },
-        { name: 'target_model_names', value: 'gpt-4o-mini,gpt-4o' },
-        { name: 'file', filename: 'stuck.jsonl', data: jsonlContent(64 * 1024) },
-      ]);
-      const open = openRequest(`${t.baseUrl}/v1/files`, 'POST', {
-        authorization: t.bearer('alice'),
-        'content-type': body.contentType,
-      });
-      await open.write(body.head);
-      await open.write(body.fileData.subarray(0, 1024));
-      await waitFor(async () => (await fileRows(t.dataSource)).length === 1, 'upload recorded');
+      const { open } = await startSlowUpload(t, 'gpt-4o-mini,gpt-4o');
 
       const log = jest.spyOn(Logger.prototype, 'log');
       const warn = jest.spyOn(Logger.prototype, 'warn');
