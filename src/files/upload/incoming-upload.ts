@@ -77,6 +77,9 @@ export class IncomingUpload {
         }
       };
       parser.on('file', (name, stream, info) => {
+        // First, before any early return: busboy reports a body cut inside this part on the
+        // part's stream, also for a part we refuse, and an unheard 'error' would crash the process.
+        stream.on('error', (error: Error) => fail(malformed(error)));
         if (name !== 'file' || this.file) {
           stream.resume();
           fail(
@@ -111,8 +114,6 @@ export class IncomingUpload {
             ),
           ),
         );
-        // busboy reports a body that ends inside the file part on the part's stream.
-        stream.on('error', (error: Error) => fail(malformed(error)));
         writer.on('error', (error: Error) => fail(error));
         writer.on('finish', () => {
           fileSpooled = true;
