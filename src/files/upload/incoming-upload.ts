@@ -45,7 +45,10 @@ export class IncomingUpload {
         if (this.settled) return;
         this.settled = true;
         onFileStarted(false);
-        this.abortController.abort(error);
+        // Copies that already have every byte are let finish, so their ids are known and the
+        // caller deletes them: aborting them now would leave copies that may still land, found
+        // only later by the sweeper (a client gone inside the closing boundary did exactly that).
+        if (!spool.complete) this.abortController.abort(error);
         spool.fail(error);
         request.unpipe();
         // Drain what is still coming; an error answer sent with `Connection: close` then ends it.
@@ -156,7 +159,7 @@ export class IncomingUpload {
     return this.fields;
   }
 
-  /** Aborted when the body is refused or the client goes away: upstream copies in flight stop. */
+  /** Aborted when the body is refused or the client goes away before the whole file is in. */
   get signal(): AbortSignal {
     return this.abortController.signal;
   }
