@@ -10,7 +10,7 @@ import { startSimulator, type Dialect, type SimulatedUpstream } from '../../simu
 import { ProviderError, type ProviderClient, type UploadRequest } from '../provider-client';
 import { copyOf, deleteAll } from '../upload-fan-out';
 import { AzureAdapter } from './azure/azure.adapter';
-import { uploadOf as uploadFixture } from './upload-request.fixture';
+import { failsWithProviderError, until, uploadOf as uploadFixture } from './upload-request.fixture';
 import { createUpstreamPool, type HttpAdapterOptions } from './http-provider.adapter';
 import { OpenAIAdapter } from './openai/openai.adapter';
 
@@ -92,27 +92,9 @@ async function readAll(body: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Awaits a call that must fail with a ProviderError whose message never shows the api key. */
-async function providerErrorOf(call: Promise<unknown>): Promise<ProviderError> {
-  let outcome: unknown;
-  try {
-    outcome = await call;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ProviderError);
-    const providerError = error as ProviderError;
-    expect(providerError.message).not.toContain(API_KEY);
-    return providerError;
-  }
-  throw new Error(`expected a ProviderError, the call succeeded with ${JSON.stringify(outcome)}`);
-}
-
-async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await delay(10);
-  }
-}
+/** A call that must fail with a ProviderError that never shows the api key. */
+const providerErrorOf = (call: Promise<unknown>): Promise<ProviderError> =>
+  failsWithProviderError(call, API_KEY);
 
 describe.each<Dialect>(['openai', 'azure'])('HttpProviderAdapter (%s dialect)', (dialect) => {
   let sim: SimulatedUpstream;

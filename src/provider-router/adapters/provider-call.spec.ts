@@ -2,12 +2,11 @@
 // project's simulated upstream: where each operation goes, JSON and streamed replies, aborts
 // and error mapping. File operations are covered by http-provider.adapter.spec.ts.
 import type { Readable } from 'node:stream';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Agent } from 'undici';
 import type { Deployment } from '../../config/deployment';
 import { startSimulator, type Dialect, type SimulatedUpstream } from '../../simulator/simulator';
 import {
-  ProviderError,
+  type ProviderError,
   type ProviderCall,
   type ProviderClient,
   type ProviderReply,
@@ -15,7 +14,7 @@ import {
 import { AzureAdapter } from './azure/azure.adapter';
 import { createUpstreamPool } from './http-provider.adapter';
 import { OpenAIAdapter } from './openai/openai.adapter';
-import { uploadOf } from './upload-request.fixture';
+import { failsWithProviderError, until, uploadOf } from './upload-request.fixture';
 
 const API_KEY = 'sk-sim-model-calls-0123456789SECRET';
 const API_VERSION = '2025-04-01-preview';
@@ -73,26 +72,9 @@ function sseData(text: string): string[] {
     .map((line) => line.slice('data: '.length));
 }
 
-async function providerErrorOf(call: Promise<unknown>): Promise<ProviderError> {
-  let outcome: unknown;
-  try {
-    outcome = await call;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ProviderError);
-    const providerError = error as ProviderError;
-    expect(providerError.message).not.toContain(API_KEY);
-    return providerError;
-  }
-  throw new Error(`expected a ProviderError, the call succeeded with ${JSON.stringify(outcome)}`);
-}
-
-async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await delay(10);
-  }
-}
+/** A call that must fail with a ProviderError that never shows the api key. */
+const providerErrorOf = (call: Promise<unknown>): Promise<ProviderError> =>
+  failsWithProviderError(call, API_KEY);
 
 describe.each<Dialect>(['openai', 'azure'])('ProviderClient.call (%s dialect)', (dialect) => {
   let sim: SimulatedUpstream;

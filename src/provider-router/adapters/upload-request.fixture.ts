@@ -1,6 +1,7 @@
-// Test fixture (not built: see tsconfig.json): an UploadRequest for adapter specs.
+// Test fixture (not built: see tsconfig.json): what the adapter specs share.
 import { Readable } from 'node:stream';
-import type { UploadRequest } from '../provider-client';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ProviderError, type UploadRequest } from '../provider-client';
 
 /** An upload of `content` (in one chunk unless `openBody` is overridden). */
 export function uploadOf(content: Buffer, overrides: Partial<UploadRequest> = {}): UploadRequest {
@@ -12,4 +13,29 @@ export function uploadOf(content: Buffer, overrides: Partial<UploadRequest> = {}
     openBody: () => Readable.from([content]),
     ...overrides,
   };
+}
+
+/** Awaits a call that must fail with a ProviderError whose message never shows `secret`. */
+export async function failsWithProviderError(
+  call: Promise<unknown>,
+  secret: string,
+): Promise<ProviderError> {
+  let outcome: unknown;
+  try {
+    outcome = await call;
+  } catch (error) {
+    expect(error).toBeInstanceOf(ProviderError);
+    const providerError = error as ProviderError;
+    expect(providerError.message).not.toContain(secret);
+    return providerError;
+  }
+  throw new Error(`expected a ProviderError, the call succeeded with ${JSON.stringify(outcome)}`);
+}
+
+export async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await delay(10);
+  }
 }
