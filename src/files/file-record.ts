@@ -18,6 +18,8 @@ export interface FileRecord {
   readonly filename: string;
   readonly bytes: number;
   readonly mimeType: string;
+  /** The unified id as stored at upload; null (or absent in older cache entries) for old rows. */
+  readonly publicId?: string | null;
   readonly status: ManagedFileStatus;
   readonly createdAt: number;
   readonly expiresAt: number | null;

@@ -14,6 +14,7 @@ export interface NewFile {
   readonly purpose: string;
   readonly filename: string;
   readonly mimeType: string;
+  readonly publicId: string;
   readonly expiresAt: Date | null;
   readonly deploymentIds: readonly string[];
 }
@@ -51,6 +52,7 @@ export class FilesRepository {
         purpose: file.purpose,
         filename: file.filename,
         mimeType: file.mimeType,
+        publicId: file.publicId,
         bytes: 0,
         status: 'pending',
         expiresAt: file.expiresAt,
@@ -187,7 +189,7 @@ export class FilesRepository {
     const dir = query.order === 'desc' ? 'DESC' : 'ASC';
     const rows = await this.dataSource.query<RawFileRow[]>(
       `SELECT f.id, f.owner_user_id, f.owner_team_id, f.purpose, f.filename, f.bytes, f.mime_type,
-              f.status, f.created_at, f.expires_at
+              f.public_id, f.status, f.created_at, f.expires_at
          FROM managed_files f
         WHERE ${where.join(' AND ')}
         ORDER BY f.created_at ${dir}, f.id ${dir}
@@ -241,6 +243,7 @@ interface RawFileRow {
   filename: string;
   bytes: string;
   mime_type: string;
+  public_id: string | null;
   status: ManagedFileStatus;
   created_at: Date;
   expires_at: Date | null;
@@ -256,6 +259,7 @@ function toRecord(file: ManagedFile): FileRecord {
     filename: file.filename,
     bytes: file.bytes,
     mimeType: file.mimeType,
+    publicId: file.publicId,
     status: file.status,
     createdAt: seconds(file.createdAt),
     expiresAt: file.expiresAt ? seconds(file.expiresAt) : null,
@@ -273,6 +277,7 @@ function fromRaw(row: RawFileRow): FileRecord {
     filename: row.filename,
     bytes: Number(row.bytes),
     mimeType: row.mime_type,
+    publicId: row.public_id,
     status: row.status,
     createdAt: seconds(row.created_at),
     expiresAt: row.expires_at ? seconds(row.expires_at) : null,

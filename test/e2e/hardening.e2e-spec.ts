@@ -107,11 +107,13 @@ describe('Hardening of the Files capability', () => {
       const res = await postForm(t, fileForm('filename="a.jsonl"', longType, jsonlContent(100)));
       expect(res.status).toBe(200);
       const file = parseJson(res) as FileObjectBody;
-      const [row] = await t.dataSource.query<Array<{ mime_type: string }>>(
-        'SELECT mime_type FROM managed_files WHERE status = $1',
+      const [row] = await t.dataSource.query<Array<{ mime_type: string; public_id: string }>>(
+        'SELECT mime_type, public_id FROM managed_files WHERE status = $1',
         ['ready'],
       );
       expect(row.mime_type).toBe('application/octet-stream');
+      // The id is stored at upload, so lists map rows without encoding them.
+      expect(row.public_id).toBe(file.id);
       for (const user of ['alice', 'carol', 'admin'] as const) {
         const list = await listAs(t, user);
         expect(list.data.map((f) => f.id)).toContain(file.id);
