@@ -195,6 +195,24 @@ describe('Model calls with managed files', () => {
     expect(JSON.stringify(limited.body)).not.toContain(ids['b-openai']);
   });
 
+  it('should answer 502 naming the deployment when every eligible deployment fails or drops the connection', async () => {
+    const file = await uploadOk(t, { targets: 'model-a' });
+    const ids = await providerIds(t, file.id);
+    for (const id of ['a-openai', 'a-azure']) {
+      t.sims[id].addFault({ route: 'chat.completions', status: 503, times: 1 });
+    }
+    const failed = await chat(t, 'alice', { model: 'model-a', messages: fileMessage(file.id) });
+    const error = expectEnvelope(failed, 502);
+    expect(error.message).toMatch(/deployment 'a-(openai|azure)'/);
+    for (const providerId of Object.values(ids)) expect(error.message).not.toContain(providerId);
+    t.sims['b-openai'].addFault({ route: 'chat.completions', dropConnection: 'before-response' });
+    const dropped = await chat(t, 'alice', {
+      model: 'model-b',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    expect(expectEnvelope(dropped, 502).code).toBe('upstream_error');
+  });
+
   it('should serve a call without file parts and list the models through the SDK', async () => {
     const completion = await sdk.chat.completions.create({
       model: 'model-b',
