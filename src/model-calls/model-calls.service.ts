@@ -121,8 +121,8 @@ export class ModelCallsService {
   }
 
   /**
-   * Writes the upstream's answer: JSON as one body, a stream chunk by chunk as it arrives. Ids in
-   * `rewrites` (provider ids the caller must not see) are replaced on the way.
+   * Writes the upstream's answer: JSON as one body, a stream chunk by chunk as it arrives. The
+   * rewrite (provider ids the caller must not see) applies to the body, or to each event.
    */
   async relay(
     result: ModelCallResult,
@@ -150,11 +150,9 @@ export class ModelCallsService {
     try {
       await pipeline(rewrite ? reply.body.pipe(eventRewriter(rewrite)) : reply.body, response);
     } catch (error) {
-      // Headers are out: a broken stream can only end the connection. A client that left is
-      // no fault of the deployment's.
-      if (!response.destroyed || response.writableFinished) {
-        this.router.reportFailure(deployment, error);
-      }
+      // Headers are out: a broken stream can only end the connection. A client that left (the
+      // response is destroyed already) is no fault of the deployment's.
+      if (!response.destroyed) this.router.reportFailure(deployment, error);
       response.destroy();
     }
   }
