@@ -1,6 +1,7 @@
 import { Module, ValidationPipe, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import type { ValidationError } from 'class-validator';
+import { BatchesModule } from './batches/batches.module';
 import { CacheModule } from './cache/cache.module';
 import { AuthGuard } from './common/auth/auth.guard';
 import { InvalidRequestError } from './common/errors/api-error';
@@ -44,6 +45,7 @@ export class AppModule {
         ProviderRouterModule,
         FilesModule,
         ModelCallsModule,
+        BatchesModule,
         HealthModule,
       ],
       providers: [

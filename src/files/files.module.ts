@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { ManagedObjectsModule } from '../managed-objects/managed-objects.module';
 import { FileSweeperService } from './file-sweeper.service';
 import { FilesController } from './files.controller';
 import { FilesRepository } from './files.repository';
@@ -13,7 +14,7 @@ import { ManagedFile } from './managed-file.entity';
  * FineTuning) use to resolve a unified file id to a deployment's own id.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([ManagedFile, ManagedFileCopy])],
+  imports: [TypeOrmModule.forFeature([ManagedFile, ManagedFileCopy]), ManagedObjectsModule],
   controllers: [FilesController],
   providers: [FilesService, FilesRepository, FileSweeperService],
   exports: [FilesService, FileSweeperService],

@@ -19,6 +19,20 @@ export interface NewFile {
   readonly deploymentIds: readonly string[];
 }
 
+export interface RegisteredFile {
+  readonly id: string;
+  readonly ownerUserId: string;
+  readonly ownerTeamId: string | null;
+  readonly purpose: string;
+  readonly filename: string;
+  readonly mimeType: string;
+  readonly publicId: string;
+  readonly bytes: number;
+  readonly expiresAt: Date | null;
+  readonly deploymentId: string;
+  readonly providerFileId: string;
+}
+
 export interface ListQuery {
   readonly caller: Caller;
   readonly purpose: string | null;
@@ -64,6 +78,35 @@ export class FilesRepository {
           deploymentId,
           providerFileId: null,
         })),
+      );
+    });
+  }
+
+  /** A ready file with one known copy, inserted once: a second insert of the same id does nothing. */
+  async insertRegistered(file: RegisteredFile): Promise<void> {
+    await this.dataSource.transaction(async (em) => {
+      await em.query(
+        `INSERT INTO managed_files
+           (id, owner_user_id, owner_team_id, purpose, filename, bytes, mime_type, public_id,
+            status, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'ready', $9)
+         ON CONFLICT (id) DO NOTHING`,
+        [
+          file.id,
+          file.ownerUserId,
+          file.ownerTeamId,
+          file.purpose,
+          file.filename,
+          file.bytes,
+          file.mimeType,
+          file.publicId,
+          file.expiresAt,
+        ],
+      );
+      await em.query(
+        `INSERT INTO managed_file_copies (file_id, deployment_id, provider_file_id)
+         VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+        [file.id, file.deploymentId, file.providerFileId],
       );
     });
   }

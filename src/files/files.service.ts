@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { CacheKeys } from '../cache/cache-keys';
 import { CacheService } from '../cache/cache.service';
@@ -6,6 +6,7 @@ import type { Caller } from '../common/auth/caller';
 import {
   ApiError,
   ClientClosedRequestError,
+  ConflictError,
   InvalidRequestError,
   NotFoundError,
   PayloadTooLargeError,
@@ -19,6 +20,9 @@ import { IdCodecService } from '../id-codec/id-codec.service';
 import { normalizeMimeType } from '../id-codec/mime-types';
 import { DrainService } from '../lifecycle/drain.service';
 import type { RefLoader } from '../managed-refs/ref-loader';
+import { ManagedObjectsRepository } from '../managed-objects/managed-objects.repository';
+import { TERMINAL_STATUSES } from '../managed-objects/object-record';
+import type { Owner } from '../common/auth/ownership';
 import { RefLoaders } from '../managed-refs/ref-loaders';
 import { ProviderError, type ProviderContent } from '../provider-router/provider-client';
 import { ProviderRouterService } from '../provider-router/provider-router.service';
@@ -59,6 +63,17 @@ export interface FileList {
   has_more: boolean;
 }
 
+/** A provider-made file to register (see registerResultFile). */
+export interface ResultFile {
+  readonly deployment: Deployment;
+  readonly providerFileId: string;
+  readonly owner: Owner;
+  readonly purpose: string;
+  readonly filename: string;
+  readonly bytes: number;
+  readonly expiresAt: number | null;
+}
+
 export interface FileContent {
   readonly deployment: Deployment;
   readonly content: ProviderContent;
@@ -77,6 +92,7 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
     private readonly drain: DrainService,
     private readonly ids: IdCodecService,
     private readonly loaders: RefLoaders,
+    private readonly objects: ManagedObjectsRepository,
   ) {}
 
   onModuleInit(): void {
@@ -362,6 +378,14 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
    * left to the sweeper, with the record hidden (status deleting) in the meantime.
    */
   async delete(record: FileRecord): Promise<void> {
+    const users = await this.objects.usingFile(record.id, TERMINAL_STATUSES);
+    if (users.length > 0) {
+      const names = users.map((o) => this.ids.encode({ kind: o.kind, uid: o.id })).join(', ');
+      throw new ConflictError(
+        `The file is in use by ${users[0].kind === 'batch' ? 'batch' : 'fine-tuning job'} ${names} (status ${users[0].status}); delete it once that has finished, or cancel it.`,
+        { param: 'file_id', code: 'file_in_use' },
+      );
+    }
     const copies = this.orderedCopies(record);
     const failed = await this.router.deleteCopies(copies);
     if (failed.length === 0) {
@@ -376,6 +400,31 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
       );
     }
     await this.cache.del(CacheKeys.managedFile(record.id));
+  }
+
+  /**
+   * Registers a file a provider made (a batch's output, a job's results) as a managed file of
+   * the object's owner, with its one copy. Idempotent: the id is derived from the deployment and
+   * the provider's id, so concurrent registrations of one file converge on one record.
+   */
+  async registerResultFile(file: ResultFile): Promise<string> {
+    const uid = resultFileUid(file.deployment.id, file.providerFileId);
+    const mimeType = 'application/jsonl';
+    const publicId = encodeFileId(this.ids, uid, mimeType);
+    await this.files.insertRegistered({
+      id: uid,
+      ownerUserId: file.owner.userId,
+      ownerTeamId: file.owner.teamId,
+      purpose: file.purpose,
+      filename: file.filename,
+      mimeType,
+      publicId,
+      bytes: file.bytes,
+      expiresAt: file.expiresAt === null ? null : new Date(file.expiresAt * 1000),
+      deploymentId: file.deployment.id,
+      providerFileId: file.providerFileId,
+    });
+    return publicId;
   }
 
   /** Copies in config order, skipping deployments no longer configured. */
@@ -492,6 +541,15 @@ function earliestExpiry(requested: Date | null, copies: readonly PlacedCopy[]): 
     }
   }
   return Number.isFinite(earliest) ? new Date(earliest) : null;
+}
+
+/** A UUID (version 8, RFC 9562) derived from where the provider keeps the file. */
+function resultFileUid(deploymentId: string, providerFileId: string): string {
+  const hex = createHash('sha256')
+    .update(JSON.stringify(['result-file', deploymentId, providerFileId]))
+    .digest('hex');
+  const variant = ((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
 function encodeFileId(ids: IdCodecService, uid: string, mimeType: string): string {

@@ -34,6 +34,21 @@ export class ManagedObject {
   @Column({ type: 'text' })
   status!: string;
 
+  /**
+   * Managed files the object uses (a batch's input file, a job's training files): a file still
+   * in use by an object in progress cannot be deleted.
+   */
+  @Column({ name: 'file_ids', type: 'uuid', array: true, default: () => "'{}'" })
+  fileIds!: string[];
+
+  /**
+   * Every provider file id the object's answers name → the unified file id callers see: its
+   * input files, and result files once registered. A result file is registered once, so one
+   * its owner deleted is not brought back by the next retrieve.
+   */
+  @Column({ name: 'file_map', type: 'jsonb', default: () => "'{}'" })
+  fileMap!: Record<string, string>;
+
   /** The provider's object as last seen, so terminal objects are answered without a provider call. */
   @Column({ name: 'provider_object', type: 'jsonb', default: () => "'{}'" })
   providerObject!: Record<string, unknown>;

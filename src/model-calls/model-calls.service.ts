@@ -3,15 +3,12 @@ import { pipeline } from 'node:stream/promises';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiError, InvalidRequestError, UpstreamError } from '../common/errors/api-error';
+import { toCallerError } from '../provider-router/caller-error';
 import type { GatewayRequest } from '../common/http/request-context';
 import type { Deployment } from '../config/deployment';
 import type { FileRecord } from '../files/file-record';
 import type { ResolvedRefs } from '../managed-refs/resolved-refs';
-import {
-  ProviderError,
-  type ProviderCall,
-  type ProviderReply,
-} from '../provider-router/provider-client';
+import type { ProviderCall, ProviderReply } from '../provider-router/provider-client';
 import {
   ProviderRouterService,
   type ModelCallResult,
@@ -157,35 +154,19 @@ export class ModelCallsService {
     }
   }
 
-  /** A ProviderError as the caller should see it: same meaning, no provider file ids. */
-  toApiError(error: unknown, refs: ResolvedRefs, request: GatewayRequest): Error {
-    if (!(error instanceof ProviderError)) return error as Error;
+  /** A failed call as the caller should see it (toCallerError), no provider file ids in it. */
+  toApiError(error: unknown, refs: ResolvedRefs, request: GatewayRequest): unknown {
     const scrub = new Map<string, string>();
     for (const ref of refs.inBody('file')) {
       for (const copy of (ref.record as FileRecord).copies) {
         if (copy.providerFileId) scrub.set(copy.providerFileId, ref.id);
       }
     }
-    const message = replaceAll(error.message, scrub);
-    const where = error.deploymentId ? `deployment '${error.deploymentId}'` : 'the deployment';
-    if (error.status !== null && error.status >= 400 && error.status < 500) {
-      // The caller's own mistake or limit: the upstream's words and status, as OpenAI sends them.
-      return new ApiError(error.status, error.type ?? 'invalid_request_error', message, {
-        param: error.param,
-        code: error.code,
-        headers: error.retryAfter ? { 'retry-after': error.retryAfter } : {},
-      });
+    const mapped = toCallerError(error, scrub);
+    if (mapped instanceof UpstreamError) {
+      this.logger.warn(`[${request.requestId ?? '-'}] model call failed: ${mapped.message}`);
     }
-    this.logger.warn(`[${request.requestId ?? '-'}] model call failed on ${where}: ${message}`);
-    return new UpstreamError(
-      error.status === null
-        ? `No answer from ${where}${error.timedOut ? ' in time' : ''}.`
-        : `${where} answered with HTTP ${error.status}: ${message}`,
-      {
-        timeout: error.timedOut,
-        headers: error.retryAfter ? { 'retry-after': error.retryAfter } : {},
-      },
-    );
+    return mapped;
   }
 }
 

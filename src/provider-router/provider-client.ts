@@ -52,6 +52,11 @@ export interface ProviderOperations {
   /** `query` is passed through (`after`, `limit`, `order`, `include[]`). */
   'responses.input_items': { readonly id: string; readonly query?: URLSearchParams };
   'responses.cancel': { readonly id: string };
+  'files.retrieve': { readonly id: string };
+  // https://platform.openai.com/docs/api-reference/batch
+  'batches.create': { readonly body: JsonObject };
+  'batches.retrieve': { readonly id: string };
+  'batches.cancel': { readonly id: string };
 }
 
 export type ProviderOperation = keyof ProviderOperations;

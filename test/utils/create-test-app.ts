@@ -197,7 +197,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       reset: async () => {
         for (const sim of Object.values(sims)) sim.reset();
         for (const proxy of Object.values(proxies)) proxy.clear();
-        await dataSource.query('TRUNCATE managed_file_copies, managed_files');
+        await dataSource.query('TRUNCATE managed_file_copies, managed_files, managed_objects');
       },
       close: async () => {
         if (closed) return;

@@ -52,6 +52,13 @@ export class NotFoundError extends ApiError {
   }
 }
 
+/** The request conflicts with the state of an object (a file still used by a running batch). */
+export class ConflictError extends ApiError {
+  constructor(message: string, options: ApiErrorOptions = {}) {
+    super(409, 'invalid_request_error', message, { code: 'conflict', ...options });
+  }
+}
+
 export class PayloadTooLargeError extends ApiError {
   constructor(message: string, options: ApiErrorOptions = {}) {
     super(413, 'invalid_request_error', message, { code: 'file_too_large', ...options });

@@ -51,6 +51,14 @@ const OPERATION_ROUTES: {
     path: (p) => `/responses/${id(p)}/cancel`,
     perDeployment: false,
   },
+  'files.retrieve': { method: 'GET', path: (p) => `/files/${id(p)}`, perDeployment: false },
+  'batches.create': { method: 'POST', path: () => '/batches', perDeployment: false },
+  'batches.retrieve': { method: 'GET', path: (p) => `/batches/${id(p)}`, perDeployment: false },
+  'batches.cancel': {
+    method: 'POST',
+    path: (p) => `/batches/${id(p)}/cancel`,
+    perDeployment: false,
+  },
 };
 
 /** A call resolved to its HTTP shape, still dialect-neutral. */
