@@ -35,6 +35,17 @@ export interface BatchList {
   has_more: boolean;
 }
 
+/** The fields OpenAI's Batch schema requires. */
+const REQUIRED_FIELDS: ReadonlySet<string> = new Set([
+  'id',
+  'object',
+  'endpoint',
+  'input_file_id',
+  'completion_window',
+  'status',
+  'created_at',
+]);
+
 /** Where a batch's answers name files, and what a registered result file is for. */
 const RESULT_FILE_FIELDS = ['output_file_id', 'error_file_id'] as const;
 
@@ -216,7 +227,14 @@ export class BatchesService implements RefLoader<ObjectRecord>, OnModuleInit {
     answer: BatchObject,
     fileMap: Readonly<Record<string, string>>,
   ): BatchObject {
-    const out: BatchObject = { ...answer, id: this.ids.encode({ kind: 'batch', uid: record.id }) };
+    const out: BatchObject = {};
+    for (const [key, value] of Object.entries(answer)) {
+      // OpenAI's schema declares these optional, not nullable, while its API sends null: leaving
+      // them out satisfies both the schema and the SDKs.
+      if (value === null && !REQUIRED_FIELDS.has(key)) continue;
+      out[key] = value;
+    }
+    out.id = this.ids.encode({ kind: 'batch', uid: record.id });
     for (const field of ['input_file_id', ...RESULT_FILE_FIELDS]) {
       const providerFileId = answer[field];
       if (typeof providerFileId === 'string') out[field] = fileMap[providerFileId] ?? null;

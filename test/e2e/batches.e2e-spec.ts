@@ -5,6 +5,15 @@ import request from 'supertest';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
 import { expectEnvelope, get, del, listAs } from '../utils/files-client';
 import { waitFor } from '../utils/http';
+import { expectAllValid, okSchemaPointer, validatorFor } from '../utils/openai-spec';
+
+/** OpenAI's declared answers of the batch operations. */
+const BATCH_SCHEMAS = {
+  create: validatorFor(okSchemaPointer('/batches', 'post')),
+  list: validatorFor(okSchemaPointer('/batches', 'get')),
+  retrieve: validatorFor(okSchemaPointer('/batches/{batch_id}', 'get')),
+  cancel: validatorFor(okSchemaPointer('/batches/{batch_id}/cancel', 'post')),
+};
 
 function batchLines(n: number, model = 'model-a'): Buffer {
   const lines: string[] = [];
@@ -101,6 +110,13 @@ describe('Batches', () => {
       before,
     );
 
+    const raw = (path: string): Promise<unknown> => get(t, path).then((res) => res.body as unknown);
+    expectAllValid([
+      ['POST /v1/batches', BATCH_SCHEMAS.create, created],
+      ['GET /v1/batches/{id}', BATCH_SCHEMAS.retrieve, await raw(`/v1/batches/${created.id}`)],
+      ['GET /v1/batches', BATCH_SCHEMAS.list, await raw('/v1/batches')],
+    ]);
+
     expect((await alice.files.delete(outputId)).deleted).toBe(true);
     expect((await alice.files.delete(inputId)).deleted).toBe(true);
     // A deleted output file is not brought back by the next retrieve.
@@ -168,6 +184,7 @@ describe('Batches', () => {
     expect(expectEnvelope(refused, 409).message).toContain(created.id);
     const cancelled = await alice.batches.cancel(created.id);
     expect(cancelled.status).toBe('cancelling');
+    expectAllValid([['POST /v1/batches/{id}/cancel', BATCH_SCHEMAS.cancel, cancelled]]);
     await waitFor(
       async () => (await alice.batches.retrieve(created.id)).status === 'cancelled',
       'the batch to be cancelled',

@@ -8,6 +8,9 @@ import { callsTo, createTestApp, type TestApp } from '../utils/create-test-app';
 import { copyRows } from '../utils/factories';
 import { expectEnvelope, uploadOk } from '../utils/files-client';
 import { jsonlContent } from '../utils/http';
+import { expectAllValid, okSchemaPointer, validatorFor } from '../utils/openai-spec';
+
+const CHAT_SCHEMA = validatorFor(okSchemaPointer('/chat/completions', 'post'));
 
 interface Echo {
   sim: string;
@@ -219,6 +222,7 @@ describe('Model calls with managed files', () => {
       messages: [{ role: 'user', content: 'hello' }],
     });
     expect(completion.object).toBe('chat.completion');
+    expectAllValid([['POST /v1/chat/completions', CHAT_SCHEMA, completion]]);
     const models = [];
     for await (const m of sdk.models.list()) models.push(m.id);
     expect(models.sort()).toEqual(['model-a', 'model-b']);

@@ -5,104 +5,30 @@
 // schema the spec declares for that operation. Also checks that the gateway's own Swagger
 // document (/docs-json) describes every /v1/files route and agrees with OpenAI on the file object.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020';
 import request from 'supertest';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
+import {
+  type JsonObject,
+  SPEC,
+  asObject,
+  pointer,
+  resolvePointer,
+  deref,
+  refsIn,
+  specSchema,
+  specEnum,
+  okSchemaPointer,
+  validatorFor,
+  violations,
+  expectAllValid,
+  expectValid,
+} from '../utils/openai-spec';
 import type { FileObjectBody } from '../utils/factories';
 import { del, get, uploadOk, uploadRequest } from '../utils/files-client';
 import { binaryContent, jsonlContent, multipart, openRequest, parseJson } from '../utils/http';
 
-type JsonObject = Record<string, unknown>;
-
-const SPEC_FILE = join(__dirname, '..', 'fixtures', 'openai-openapi-subset.json');
-/** The base URI the spec is registered under in ajv; its local `#/...` refs resolve against it. */
-const SPEC_ID = 'https://openai.test/openai-openapi-subset.json';
-const SPEC: unknown = JSON.parse(readFileSync(SPEC_FILE, 'utf8'));
-
 /** Small enough that a 413 costs nothing, far above every other upload here. */
 const UPLOAD_LIMIT = 64 * 1024;
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function asObject(value: unknown, what: string): JsonObject {
-  if (!isObject(value))
-    throw new Error(`${what}: expected an object, got ${JSON.stringify(value)}`);
-  return value;
-}
-
-/** An RFC 6901 JSON pointer, as a URI fragment (`#/paths/~1files/post`). */
-function pointer(...tokens: string[]): string {
-  return `#${tokens.map((t) => `/${t.replace(/~/g, '~0').replace(/\//g, '~1')}`).join('')}`;
-}
-
-/** The node a local pointer (`#/a/b`) names, or undefined. */
-function resolvePointer(document: unknown, ref: string): unknown {
-  if (!ref.startsWith('#')) throw new Error(`not a local reference: ${ref}`);
-  const path = ref.slice(1);
-  if (path === '') return document;
-  let node = document;
-  for (const raw of path.slice(1).split('/')) {
-    const token = decodeURIComponent(raw).replace(/~1/g, '/').replace(/~0/g, '~');
-    if (Array.isArray(node) && /^\d+$/.test(token)) {
-      node = node[Number(token)] as unknown;
-    } else if (isObject(node) && Object.hasOwn(node, token)) {
-      node = node[token];
-    } else {
-      return undefined;
-    }
-  }
-  return node;
-}
-
-/** Follows `$ref`s (local to `document`) until a schema without one. */
-function deref(document: unknown, schema: unknown): JsonObject {
-  let node = asObject(schema, 'schema');
-  for (let hops = 0; typeof node.$ref === 'string'; hops++) {
-    if (hops > 20) throw new Error(`$ref cycle at ${node.$ref}`);
-    node = asObject(resolvePointer(document, node.$ref), `$ref ${node.$ref}`);
-  }
-  return node;
-}
-
-/** Every `$ref` in a document, with where it sits. */
-function refsIn(node: unknown, at = '#'): Array<{ at: string; ref: string }> {
-  if (Array.isArray(node)) return node.flatMap((v, i) => refsIn(v, `${at}/${i}`));
-  if (!isObject(node)) return [];
-  return Object.entries(node).flatMap(([key, value]) =>
-    key === '$ref' && typeof value === 'string'
-      ? [{ at, ref: value }]
-      : refsIn(value, `${at}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`),
-  );
-}
-
-function specSchema(name: string): JsonObject {
-  return asObject(resolvePointer(SPEC, pointer('components', 'schemas', name)), name);
-}
-
-/** The enum of one property of a component schema in OpenAI's spec. */
-function specEnum(schema: string, property: string): string[] {
-  const prop = asObject(asObject(specSchema(schema).properties, schema)[property], property);
-  return (prop.enum as unknown[]).map(String);
-}
-
-/** Where OpenAI's spec declares the 200 JSON body of an operation. */
-function okSchemaPointer(path: string, method: string): string {
-  return pointer(
-    'paths',
-    path,
-    method,
-    'responses',
-    '200',
-    'content',
-    'application/json',
-    'schema',
-  );
-}
-
 const OPENAI_FILE_OPS = {
   createFile: okSchemaPointer('/files', 'post'),
   listFiles: okSchemaPointer('/files', 'get'),
@@ -110,30 +36,6 @@ const OPENAI_FILE_OPS = {
   deleteFile: okSchemaPointer('/files/{file_id}', 'delete'),
 } as const;
 const ERROR_RESPONSE = pointer('components', 'schemas', 'ErrorResponse');
-
-/** ajv over OpenAI's document: strict:false so OpenAPI-only keywords (example, x-…) pass. */
-function buildAjv(): Ajv2020 {
-  const ajv = new Ajv2020({ strict: false, allErrors: true });
-  // OpenAI's own format for Unix timestamps; `type: integer` beside it does the real work.
-  ajv.addFormat('unixtime', {
-    type: 'number',
-    validate: (n: number) => Number.isInteger(n) && n >= 0,
-  });
-  ajv.addSchema(SPEC as object, SPEC_ID);
-  return ajv;
-}
-
-const ajv = buildAjv();
-
-/**
- * A validator for the schema at `ref` in OpenAI's document. `type: object` is added because
- * `OpenAIFile` does not say it (a bare string would otherwise pass); it only makes the check
- * stricter.
- */
-function validatorFor(ref: string): ValidateFunction {
-  return ajv.compile({ type: 'object', $ref: `${SPEC_ID}${ref}` });
-}
-
 const validate = {
   createFile: validatorFor(OPENAI_FILE_OPS.createFile),
   retrieveFile: validatorFor(OPENAI_FILE_OPS.retrieveFile),
@@ -141,28 +43,6 @@ const validate = {
   deleteFile: validatorFor(OPENAI_FILE_OPS.deleteFile),
   error: validatorFor(ERROR_RESPONSE),
 };
-
-/** Schema violations as readable lines: `<path> <message> <params> (actual: <value>)`. */
-function violations(validator: ValidateFunction, body: unknown): string[] {
-  if (validator(body)) return [];
-  return (validator.errors ?? []).map((e) => {
-    const actual = resolvePointer(body, `#${e.instancePath}`);
-    return `${e.instancePath || '/'} ${e.message ?? e.keyword} ${JSON.stringify(e.params)} (actual: ${JSON.stringify(actual) ?? 'undefined'})`;
-  });
-}
-
-type Check = readonly [route: string, validator: ValidateFunction, body: unknown];
-
-/** Fails with each route and every violation of every body that does not match its schema. */
-function expectAllValid(checks: readonly Check[]): void {
-  expect(
-    checks.map(([route, validator, body]) => ({ route, violations: violations(validator, body) })),
-  ).toEqual(checks.map(([route]) => ({ route, violations: [] })));
-}
-
-function expectValid(route: string, validator: ValidateFunction, body: unknown): void {
-  expectAllValid([[route, validator, body]]);
-}
 
 interface Answer {
   readonly status: number;
