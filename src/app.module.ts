@@ -13,6 +13,7 @@ import { DatabaseModule } from './database/database.module';
 import { FilesModule } from './files/files.module';
 import { HealthModule } from './health/health.module';
 import { IdCodecModule } from './id-codec/id-codec.module';
+import { JobsModule } from './jobs/jobs.module';
 import { LifecycleModule } from './lifecycle/lifecycle.module';
 import { ManagedRefsModule } from './managed-refs/managed-refs.module';
 import { ModelCallsModule } from './model-calls/model-calls.module';
@@ -40,6 +41,7 @@ export class AppModule {
         LifecycleModule,
         DatabaseModule.forRoot(database),
         CacheModule,
+        JobsModule,
         IdCodecModule,
         ManagedRefsModule,
         ProviderRouterModule,

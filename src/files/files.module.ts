@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { JobsModule } from '../jobs/jobs.module';
 import { ManagedObjectsModule } from '../managed-objects/managed-objects.module';
 import { FileSweeperService } from './file-sweeper.service';
 import { FilesController } from './files.controller';
@@ -14,7 +15,11 @@ import { ManagedFile } from './managed-file.entity';
  * FineTuning) use to resolve a unified file id to a deployment's own id.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([ManagedFile, ManagedFileCopy]), ManagedObjectsModule],
+  imports: [
+    TypeOrmModule.forFeature([ManagedFile, ManagedFileCopy]),
+    ManagedObjectsModule,
+    JobsModule,
+  ],
   controllers: [FilesController],
   providers: [FilesService, FilesRepository, FileSweeperService],
   exports: [FilesService, FileSweeperService],

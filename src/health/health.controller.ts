@@ -10,6 +10,7 @@ import type { Response } from 'express';
 import { DataSource } from 'typeorm';
 import { CacheService } from '../cache/cache.service';
 import { Public } from '../common/auth/public.decorator';
+import { JobsService } from '../jobs/jobs.service';
 import { DrainService } from '../lifecycle/drain.service';
 
 type Check = { status: 'up' | 'down' | 'disabled' };
@@ -22,6 +23,7 @@ export class HealthController {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly cache: CacheService,
     private readonly drain: DrainService,
+    private readonly jobs: JobsService,
   ) {}
 
   @Get('live')
@@ -35,17 +37,18 @@ export class HealthController {
    * Ready when the database answers. The cache is reported but does not make the service
    * unready: every request falls through to the database when it is down, and pulling all
    * replicas out of rotation during a Redis outage would turn a slowdown into an outage.
+   * The job engine likewise: background work waits in its queue, requests are still served.
    * Draining (SIGTERM received) is unready at once, so the load balancer stops sending traffic.
    */
   @Get('ready')
-  @ApiOperation({ summary: 'The database answers (cache reported, not required)' })
+  @ApiOperation({ summary: 'The database answers (cache and job engine reported, not required)' })
   @ApiOkResponse({ description: 'Ready' })
   @ApiServiceUnavailableResponse({ description: 'The database does not answer' })
   async ready(@Res({ passthrough: true }) response: Response): Promise<{
     status: 'ready' | 'unavailable' | 'draining';
-    checks: { database: Check; cache: Check };
+    checks: { database: Check; cache: Check; jobs: Check };
   }> {
-    const [database, cache] = await Promise.all([
+    const [database, cache, jobs] = await Promise.all([
       this.dataSource
         .query('SELECT 1')
         .then((): Check => ({ status: 'up' }))
@@ -53,11 +56,18 @@ export class HealthController {
       this.cache.kind === 'none'
         ? Promise.resolve<Check>({ status: 'disabled' })
         : this.cache.ping().then((ok): Check => ({ status: ok ? 'up' : 'down' })),
+      // Up: its workers run and its tables answer.
+      this.jobs.isRunning
+        ? this.jobs
+            .counts()
+            .then((): Check => ({ status: 'up' }))
+            .catch((): Check => ({ status: 'down' }))
+        : Promise.resolve<Check>({ status: 'down' }),
     ]);
     const draining = this.drain.isDraining;
     const ready = database.status === 'up' && !draining;
     response.status(ready ? 200 : 503);
     const status = draining ? 'draining' : ready ? 'ready' : 'unavailable';
-    return { status, checks: { database, cache } };
+    return { status, checks: { database, cache, jobs } };
   }
 }

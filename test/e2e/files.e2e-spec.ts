@@ -1009,7 +1009,7 @@ describe('Files API (e2e)', () => {
       expect(res.status).toBe(200);
       expect(res.body).toEqual({
         status: 'ready',
-        checks: { database: { status: 'up' }, cache: { status: 'up' } },
+        checks: { database: { status: 'up' }, cache: { status: 'up' }, jobs: { status: 'up' } },
       });
       expect((await request(t.http).get('/health/live')).status).toBe(200);
     });
@@ -1177,7 +1177,7 @@ describe('Files API with Redis unreachable (e2e)', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       status: 'ready',
-      checks: { database: { status: 'up' }, cache: { status: 'down' } },
+      checks: { database: { status: 'up' }, cache: { status: 'down' }, jobs: { status: 'up' } },
     });
   });
 });

@@ -60,6 +60,13 @@ export interface TestAppOptions {
   /** DRAIN_TIMEOUT_MS: how long in-flight requests may finish on shutdown. */
   readonly drainTimeoutMs?: number;
   readonly maxJsonBodyBytes?: number;
+  /** SWEEP_INTERVAL_MS: how often the file sweeper's periodic job runs. */
+  readonly sweepIntervalMs?: number;
+  /**
+   * Join this existing database (another TestApp's `databaseName`) instead of creating one: a
+   * second replica. It neither creates nor drops it; the app that created it does.
+   */
+  readonly databaseName?: string;
 }
 
 export interface TestApp {
@@ -95,7 +102,7 @@ export interface TestApp {
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const deployments = options.deployments ?? DEFAULT_DEPLOYMENTS;
   const suffix = randomBytes(6).toString('hex');
-  const databaseName = `mfg_e2e_${suffix}`;
+  const databaseName = options.databaseName ?? `mfg_e2e_${suffix}`;
   const cleanups: Array<() => Promise<void>> = [];
   const runCleanups = async (): Promise<void> => {
     for (const cleanup of cleanups.reverse()) {
@@ -110,8 +117,10 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     const tmp = await mkdtemp(join(tmpdir(), 'mfg-e2e-'));
     cleanups.push(() => rm(tmp, { recursive: true, force: true }));
 
-    await adminQuery(`CREATE DATABASE ${databaseName}`);
-    cleanups.push(() => adminQuery(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`));
+    if (options.databaseName === undefined) {
+      await adminQuery(`CREATE DATABASE ${databaseName}`);
+      cleanups.push(() => adminQuery(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`));
+    }
 
     const sims: Record<string, SimulatedUpstream> = {};
     const simKeys: Record<string, string> = {};
@@ -169,6 +178,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       ...(options.drainTimeoutMs === undefined
         ? {}
         : { DRAIN_TIMEOUT_MS: String(options.drainTimeoutMs) }),
+      ...(options.sweepIntervalMs === undefined
+        ? {}
+        : { SWEEP_INTERVAL_MS: String(options.sweepIntervalMs) }),
     });
     const app = await createApp(config);
     let closing: Promise<void> | null = null;
