@@ -4,6 +4,7 @@ import type { Caller } from '../common/auth/caller';
 import { InvalidRequestError, UpstreamError } from '../common/errors/api-error';
 import type { Deployment } from '../config/deployment';
 import type { FileRecord } from '../files/file-record';
+import { BATCH_ENDPOINTS } from '../files/upload/batch-jsonl';
 import { FilesService } from '../files/files.service';
 import type { UnifiedIdPayload } from '../id-codec/id-codec';
 import { IdCodecService } from '../id-codec/id-codec.service';
@@ -15,15 +16,6 @@ import { TERMINAL_STATUSES, type ObjectRecord } from '../managed-objects/object-
 import { toCallerError } from '../provider-router/caller-error';
 import type { ProviderCall } from '../provider-router/provider-client';
 import { ProviderRouterService } from '../provider-router/provider-router.service';
-
-/** OpenAI's batch endpoints (CreateBatchRequest.endpoint). */
-export const BATCH_ENDPOINTS = [
-  '/v1/chat/completions',
-  '/v1/responses',
-  '/v1/embeddings',
-  '/v1/completions',
-  '/v1/moderations',
-] as const;
 
 export type BatchObject = Record<string, unknown>;
 
@@ -94,7 +86,7 @@ export class BatchesService implements RefLoader<ObjectRecord>, OnModuleInit {
     const endpoint = body.endpoint;
     if (
       typeof endpoint !== 'string' ||
-      !(BATCH_ENDPOINTS as readonly string[]).includes(endpoint)
+      !(BATCH_ENDPOINTS).includes(endpoint)
     ) {
       throw new InvalidRequestError(
         `Invalid 'endpoint': ${JSON.stringify(endpoint ?? null)}. Supported values are: ${BATCH_ENDPOINTS.join(', ')}.`,

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { pipeline, type Readable } from 'node:stream';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { CacheKeys } from '../cache/cache-keys';
 import { CacheService } from '../cache/cache.service';
@@ -35,6 +36,9 @@ import {
   type CreateFileFields,
   type FormFields,
 } from './upload/create-file-fields';
+import { BatchFileIds } from './upload/batch-file-ids';
+import { BatchFileError, batchLineRewriter } from './upload/batch-jsonl';
+import { DEFAULT_BATCH_LIMITS } from './upload/batch-limits';
 import { IncomingUpload } from './upload/incoming-upload';
 import { SpoolFile } from './upload/spool-file';
 import { isCopyOf, taggedFilename } from './upload/upload-tag';
@@ -175,15 +179,17 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
         .catch((e: Error) => this.logger.warn(`heartbeat ${id}: ${e.message}`));
     }, HEARTBEAT_MS);
     heartbeat.unref();
+    const batch = fields.purpose === 'batch' ? this.batchRewrite(fields, caller, upload) : null;
     try {
       const result = await this.router.uploadToAll(
         deployments,
-        () => ({
+        (deployment) => ({
           purpose: fields.purpose,
           filename: taggedFilename(id, file.filename),
           mimeType: file.mimeType,
           expiresAfterSeconds: fields.expiresAfterSeconds,
-          openBody: () => spool.createReader(),
+          openBody: () =>
+            batch ? batch.open(deployment, spool.createReader()) : spool.createReader(),
         }),
         upload.signal,
       );
@@ -199,7 +205,7 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
       }
       if (!result.ok) {
         await this.abandon(id, placed, result.unanswered);
-        throw this.fanOutError(result.failedDeployment, result.error);
+        throw batch?.failure ?? this.fanOutError(result.failedDeployment, result.error);
       }
       await this.removeDuplicates(id, result.copies, result.unanswered);
       const record = await this.files.markReady(
@@ -215,6 +221,43 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
     } finally {
       clearInterval(heartbeat);
     }
+  }
+
+  /**
+   * A batch input file reaches each deployment rewritten for it (batch-jsonl.ts): every line's
+   * `body.model` becomes the deployment's upstream model (Azure: its deployment), managed file
+   * ids its own provider ids. A line that fails validation fails every copy at once with a 400
+   * naming the line; it is not an upstream failure to retry.
+   */
+  private batchRewrite(
+    fields: CreateFileFields,
+    caller: Caller,
+    upload: IncomingUpload,
+  ): { open(deployment: Deployment, body: Readable): Readable; readonly failure: Error | null } {
+    const targets = new Set(fields.targetModelNames ?? this.config.defaultTargetModels);
+    const fileIds = new BatchFileIds(caller, this.ids, (payloads) => this.loadMany(payloads));
+    const state: { failure: Error | null } = { failure: null };
+    return {
+      get failure() {
+        return state.failure;
+      },
+      open: (deployment, body) =>
+        pipeline(
+          body,
+          fileIds.gate(),
+          batchLineRewriter({
+            modelFor: (model) => (targets.has(model) ? deployment.upstreamModel : undefined),
+            fileIdFor: (unifiedId) => fileIds.providerIdFor(deployment.id, unifiedId),
+            limits: DEFAULT_BATCH_LIMITS,
+          }),
+          (error) => {
+            if (error instanceof BatchFileError && state.failure === null) {
+              state.failure = error;
+              upload.stop(error);
+            }
+          },
+        ),
+    };
   }
 
   /**

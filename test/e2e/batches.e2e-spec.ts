@@ -1,9 +1,10 @@
 // Batches on managed files through the openai SDK and supertest, against PostgreSQL, Redis and
 // simulated deployments whose batch engines run the lines for real.
+import { readFileSync } from 'node:fs';
 import OpenAI, { toFile } from 'openai';
 import request from 'supertest';
-import { createTestApp, type TestApp } from '../utils/create-test-app';
-import { expectEnvelope, get, del, listAs } from '../utils/files-client';
+import { createTestApp, filesHeld, type TestApp } from '../utils/create-test-app';
+import { del, expectEnvelope, get, listAs, uploadOk, uploadRequest } from '../utils/files-client';
 import { waitFor } from '../utils/http';
 import { expectAllValid, okSchemaPointer, validatorFor } from '../utils/openai-spec';
 
@@ -215,5 +216,146 @@ describe('Batches', () => {
         model: 'model-b',
       });
     expect(expectEnvelope(refused, 400).code).toBe('file_not_on_model');
+  });
+});
+
+describe('Batch input files: rewritten for each deployment as they stream', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp({
+      deployments: [
+        { id: 'a-openai', modelName: 'model-a', dialect: 'openai' },
+        { id: 'a-azure', modelName: 'model-a', dialect: 'azure' },
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  beforeEach(async () => {
+    await t.reset();
+  });
+
+  /** What each deployment holds, parsed line by line. */
+  function upstreamLines(): Record<string, Array<Record<string, unknown>>> {
+    return Object.fromEntries(
+      Object.entries(t.sims).map(([id, sim]) => {
+        const files = [...sim.files.values()].filter((f) => f.filename.endsWith('input.jsonl'));
+        expect(files).toHaveLength(1);
+        const text = readFileSync(files[0].contentPath ?? '', 'utf8');
+        expect(text.charCodeAt(0)).not.toBe(0xfeff);
+        return [
+          id,
+          text
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l) as Record<string, unknown>),
+        ];
+      }),
+    );
+  }
+
+  it("should give every line each deployment's own model (Azure: its deployment) and managed file ids", async () => {
+    const attachment = await uploadOk(t, { targets: 'model-a', filename: 'doc.pdf' });
+    const [row] = await t.dataSource.query<Array<{ id: string }>>(
+      'SELECT id FROM managed_files WHERE public_id = $1',
+      [attachment.id],
+    );
+    const copies = await t.dataSource.query<
+      Array<{ deployment_id: string; provider_file_id: string }>
+    >('SELECT deployment_id, provider_file_id FROM managed_file_copies WHERE file_id = $1', [
+      row.id,
+    ]);
+    const lines = [0, 1, 2].map((i) =>
+      JSON.stringify({
+        custom_id: `r${i}`,
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: {
+          model: 'model-a',
+          messages: [
+            {
+              role: 'user',
+              content: [
+                { type: 'file', file: { file_id: attachment.id } },
+                { type: 'text', text: `q${i}` },
+              ],
+            },
+          ],
+        },
+      }),
+    );
+    // A byte-order mark, as Windows editors write it: Azure rejects it, so it must not reach it.
+    const data = Buffer.concat([
+      Buffer.from([0xef, 0xbb, 0xbf]),
+      Buffer.from(`${lines.join('\n')}\n`),
+    ]);
+    const file = await uploadOk(t, {
+      purpose: 'batch',
+      targets: 'model-a',
+      data,
+      filename: 'input.jsonl',
+    });
+    expect(file.bytes).toBe(data.length);
+    const held = upstreamLines();
+    for (const [deployment, parsed] of Object.entries(held)) {
+      const own = copies.find((c) => c.deployment_id === deployment)?.provider_file_id;
+      expect(own).toBeDefined();
+      expect(parsed.map((l) => l.custom_id)).toEqual(['r0', 'r1', 'r2']);
+      for (const line of parsed) {
+        const body = line.body as { model: string; messages: Array<{ content: unknown[] }> };
+        expect(body.model).toBe('model-a-upstream');
+        expect(body.messages[0].content[0]).toEqual({ type: 'file', file: { file_id: own } });
+        expect(body.messages[0].content[1]).toEqual({
+          type: 'text',
+          text: expect.stringMatching(/^q\d$/),
+        });
+      }
+    }
+  });
+
+  it('should refuse a malformed line 7 with a 400 naming it, leaving no copy anywhere', async () => {
+    const good = batchLines(10).toString().split('\n');
+    good[6] = '{"custom_id": "r6", "method": "POST", "url": "/v1/chat/completions", "body": {';
+    const res = await uploadRequest(t, {
+      purpose: 'batch',
+      targets: 'model-a',
+      data: Buffer.from(good.join('\n')),
+      filename: 'input.jsonl',
+    });
+    const error = expectEnvelope(res, 400);
+    expect(error.message).toMatch(/^Line 7: /);
+    expect(error.param).toBe('file');
+    expect(filesHeld(t.sims)).toBe(0);
+    expect(await t.dataSource.query('SELECT id FROM managed_files')).toEqual([]);
+  });
+
+  it('should refuse a line whose model is not one of the target models, and a managed file the caller may not use', async () => {
+    const other = await uploadOk(t, { targets: 'model-a', user: 'bob' });
+    const wrongModel = await uploadRequest(t, {
+      purpose: 'batch',
+      targets: 'model-a',
+      data: batchLines(2, 'gpt-4o'),
+    });
+    expect(expectEnvelope(wrongModel, 400).message).toMatch(/^Line 1: .*target_model_names/);
+    const line = JSON.stringify({
+      custom_id: 'x',
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: {
+        model: 'model-a',
+        messages: [{ role: 'user', content: [{ type: 'file', file: { file_id: other.id } }] }],
+      },
+    });
+    const foreign = await uploadRequest(t, {
+      purpose: 'batch',
+      targets: 'model-a',
+      data: Buffer.from(`${line}\n`),
+    });
+    expect(expectEnvelope(foreign, 400).message).toMatch(/^Line 1: /);
+    expect(filesHeld(t.sims)).toBe(2);
   });
 });

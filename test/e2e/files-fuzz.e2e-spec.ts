@@ -402,7 +402,7 @@ describe('Files API fuzz: routes and upload parser (e2e)', () => {
     filename: 'input.jsonl',
     extendedFilename: false,
     mime: 'application/jsonl',
-    purpose: 'batch',
+    purpose: 'user_data',
     targets: { kind: 'csv', names: ['gpt-4o-mini', 'gpt-4o'], padded: false },
     expiresAfterSeconds: null,
     order: 'fields-first',

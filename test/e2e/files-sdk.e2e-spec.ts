@@ -85,7 +85,7 @@ describe('Files API through the official openai SDK (e2e)', () => {
     expect(file.object).toBe('file');
     expect(file.bytes).toBe(data.length);
     expect(file.filename).toBe(filename);
-    expect(file.purpose).toBe('batch');
+    expect(file.purpose).toBe('user_data');
     expect(typeof file.created_at).toBe('number');
     for (const providerId of t.deployments.flatMap((d) => [...t.sims[d.id].files.keys()])) {
       expect(file.id).not.toBe(providerId);
@@ -99,7 +99,7 @@ describe('Files API through the official openai SDK (e2e)', () => {
 
     const file = await client().files.create({
       file: createReadStream(path),
-      purpose: 'batch',
+      purpose: 'user_data',
       // @ts-expect-error target_model_names is a gateway extension the SDK does not declare
       target_model_names: 'gpt-4o-mini, gpt-4o',
     });
@@ -117,7 +117,7 @@ describe('Files API through the official openai SDK (e2e)', () => {
 
     const file = await client().files.create({
       file: await toFile(data, 'buffered.jsonl'),
-      purpose: 'batch',
+      purpose: 'user_data',
       // @ts-expect-error target_model_names is a gateway extension the SDK does not declare
       target_model_names: 'gpt-4o-mini, gpt-4o',
     });
@@ -131,7 +131,7 @@ describe('Files API through the official openai SDK (e2e)', () => {
 
     const file = await client().files.create({
       file: await toFile(data, 'array.jsonl'),
-      purpose: 'batch',
+      purpose: 'user_data',
       // @ts-expect-error target_model_names is a gateway extension the SDK does not declare
       target_model_names: ['gpt-4o-mini', 'gpt-4o'],
     });
@@ -143,7 +143,7 @@ describe('Files API through the official openai SDK (e2e)', () => {
   it('should honour expires_after sent by the SDK', async () => {
     const file = await client().files.create({
       file: await toFile(jsonlContent(500), 'expiring.jsonl'),
-      purpose: 'batch',
+      purpose: 'user_data',
       expires_after: { anchor: 'created_at', seconds: 86_400 },
       // @ts-expect-error target_model_names is a gateway extension the SDK does not declare
       target_model_names: 'gpt-4o',
@@ -158,7 +158,7 @@ describe('Files API through the official openai SDK (e2e)', () => {
 
     const file = await client().files.create({
       file: await toFile(data, 'données-élève.jsonl'),
-      purpose: 'batch',
+      purpose: 'user_data',
       // @ts-expect-error target_model_names is a gateway extension the SDK does not declare
       target_model_names: 'gpt-4o',
     });
@@ -172,7 +172,7 @@ describe('Files API through the official openai SDK (e2e)', () => {
     const data = jsonlContent(5_000);
     const created = await client().files.create({
       file: await toFile(data, 'roundtrip.jsonl'),
-      purpose: 'batch',
+      purpose: 'user_data',
       // @ts-expect-error target_model_names is a gateway extension the SDK does not declare
       target_model_names: 'gpt-4o-mini, gpt-4o',
     });
@@ -197,7 +197,7 @@ describe('Files API through the official openai SDK (e2e)', () => {
     for (let i = 0; i < 5; i++) {
       const file = await client().files.create({
         file: await toFile(jsonlContent(200, `page-${i}`), `page-${i}.jsonl`),
-        purpose: 'batch',
+        purpose: 'user_data',
         // @ts-expect-error target_model_names is a gateway extension the SDK does not declare
         target_model_names: 'gpt-4o-mini',
       });
@@ -206,7 +206,7 @@ describe('Files API through the official openai SDK (e2e)', () => {
     // Somebody else's file must not show up.
     await client('bob').files.create({
       file: await toFile(jsonlContent(200), 'bob.jsonl'),
-      purpose: 'batch',
+      purpose: 'user_data',
       // @ts-expect-error target_model_names is a gateway extension the SDK does not declare
       target_model_names: 'gpt-4o-mini',
     });
@@ -234,7 +234,7 @@ describe('Files API through the official openai SDK (e2e)', () => {
   it("should raise PermissionDeniedError with the envelope fields for another user's file", async () => {
     const file = await client('alice').files.create({
       file: await toFile(jsonlContent(300), 'private.jsonl'),
-      purpose: 'batch',
+      purpose: 'user_data',
       // @ts-expect-error target_model_names is a gateway extension the SDK does not declare
       target_model_names: 'gpt-4o',
     });
@@ -283,7 +283,7 @@ describe('Files API through the official openai SDK (e2e)', () => {
     const error = await rejection(
       retrying.files.create({
         file: await toFile(jsonlContent(300), 'fails.jsonl'),
-        purpose: 'batch',
+        purpose: 'user_data',
         // @ts-expect-error target_model_names is a gateway extension the SDK does not declare
         target_model_names: 'gpt-4o',
       }),

@@ -27,6 +27,7 @@ import {
   uploadRequest,
 } from '../utils/files-client';
 import {
+  batchJsonl,
   becomes,
   binaryContent,
   jsonlContent,
@@ -76,7 +77,7 @@ function expectFileObject(body: FileObjectBody, data: Buffer, filename: string):
   expect(body.object).toBe('file');
   expect(body.bytes).toBe(data.length);
   expect(body.filename).toBe(filename);
-  expect(body.purpose).toBe('batch');
+  expect(body.purpose).toBe('user_data');
   expect(body.status).toBe('processed');
   expect(Number.isInteger(body.created_at)).toBe(true);
   expect(Math.abs(body.created_at - Date.now() / 1000)).toBeLessThan(60);
@@ -122,7 +123,7 @@ describe('Files API (e2e)', () => {
         owner_user_id: 'alice',
         owner_team_id: 'research',
         status: 'ready',
-        purpose: 'batch',
+        purpose: 'user_data',
         filename: 'batch-input.jsonl',
       });
       expect(Number(rows[0].bytes)).toBe(data.length);
@@ -162,7 +163,7 @@ describe('Files API (e2e)', () => {
       async (_label, fieldsFirst) => {
         const data = binaryContent(300 * 1024);
         const fields = [
-          { name: 'purpose', value: 'batch' },
+          { name: 'purpose', value: 'user_data' },
           { name: 'target_model_names', value: BOTH_MODELS },
         ];
         const filePart = { name: 'file', filename: 'chunked.jsonl', data };
@@ -210,7 +211,10 @@ describe('Files API (e2e)', () => {
       async (purpose) => {
         // OpenAI expires batch files after 30 days by default, and Azure copies always get an
         // expiry; a unified id that outlives its copies would answer retrieve but fail content.
-        const file = await uploadOk(t, { purpose });
+        const file = await uploadOk(t, {
+          purpose,
+          ...(purpose === 'batch' ? { data: batchJsonl(3) } : {}),
+        });
 
         const upstreamExpiries = ALL_DEPLOYMENT_IDS.flatMap((id) =>
           [...t.sims[id].files.values()].flatMap((f) =>
@@ -372,7 +376,7 @@ describe('Files API (e2e)', () => {
       const json = await request(t.http)
         .post('/v1/files')
         .set('authorization', t.bearer('alice'))
-        .send({ purpose: 'batch', target_model_names: BOTH_MODELS });
+        .send({ purpose: 'user_data', target_model_names: BOTH_MODELS });
       expectEnvelope(json, 400);
 
       const garbage = await request(t.http)
@@ -434,7 +438,7 @@ describe('Files API (e2e)', () => {
       const asc = await listAs(t, 'alice', { order: 'asc' });
       expect(asc.data.map((f) => f.id)).toEqual([a1.id, a2.id, a3.id]);
 
-      const batchOnly = await listAs(t, 'alice', { purpose: 'batch' });
+      const batchOnly = await listAs(t, 'alice', { purpose: 'user_data' });
       expect(batchOnly.data.map((f) => f.id)).toEqual([a3.id, a1.id]);
 
       const page1 = await listAs(t, 'alice', { limit: '2' });
@@ -864,7 +868,7 @@ describe('Files API (e2e)', () => {
       }
       const upload = await request(t.http)
         .post('/v1/files')
-        .field('purpose', 'batch')
+        .field('purpose', 'user_data')
         .field('target_model_names', BOTH_MODELS)
         .attach('file', jsonlContent(100), 'x.jsonl');
       expectEnvelope(upload, 401);
@@ -909,7 +913,7 @@ describe('Files API (e2e)', () => {
         .post('/v1/files')
         .set('x-gateway-secret', secret)
         .set('x-user-id', 'dana')
-        .field('purpose', 'batch')
+        .field('purpose', 'user_data')
         .field('target_model_names', 'gpt-4o')
         .attach('file', jsonlContent(100), 'dana.jsonl');
       expect(asDana.status).toBe(200);
@@ -1046,7 +1050,7 @@ describe('Files API with a 64 KiB upload limit and a default target model (e2e)'
 
   it('should refuse a declared oversize body with 413 before reading it and call no upstream', async () => {
     const body = multipart([
-      { name: 'purpose', value: 'batch' },
+      { name: 'purpose', value: 'user_data' },
       { name: 'file', filename: 'big.jsonl', data: binaryContent(1024 * 1024) },
     ]);
     const open = openRequest(`${t.baseUrl}/v1/files`, 'POST', {
@@ -1086,7 +1090,7 @@ describe('Files API with a 64 KiB upload limit and a default target model (e2e)'
   it('should answer 413 for a chunked body that runs over after the copies started, and leave nothing behind', async () => {
     const data = binaryContent(512 * 1024);
     const body = multipart([
-      { name: 'purpose', value: 'batch' },
+      { name: 'purpose', value: 'user_data' },
       { name: 'target_model_names', value: BOTH_MODELS },
       { name: 'file', filename: 'runaway.jsonl', data },
     ]);
@@ -1239,7 +1243,7 @@ async function uploadWithLateFields(
   late: ReadonlyArray<readonly [string, string]>,
 ): Promise<RawResponse> {
   const body = multipart([
-    { name: 'purpose', value: 'batch' },
+    { name: 'purpose', value: 'user_data' },
     { name: 'target_model_names', value: BOTH_MODELS },
     { name: 'file', filename: 'late.jsonl', data: binaryContent(256 * 1024) },
     ...late.map(([name, value]) => ({ name, value })),

@@ -54,7 +54,7 @@ function parseRawAnswer(text: string): { status: number; headers: string; body: 
 function fileForm(filenameHeader: string, contentType: string, data: Buffer): MultipartBodyRaw {
   const boundary = '----hardening-boundary';
   const head = Buffer.from(
-    `--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n` +
+    `--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nuser_data\r\n` +
       `--${boundary}\r\nContent-Disposition: form-data; name="target_model_names"\r\n\r\ngpt-4o-mini\r\n` +
       `--${boundary}\r\nContent-Disposition: form-data; name="file"; ${filenameHeader}\r\n` +
       `Content-Type: ${contentType}\r\n\r\n`,
@@ -270,7 +270,7 @@ describe('Hardening of the Files capability', () => {
       const error = jest.spyOn(Logger.prototype, 'error');
       try {
         const body = multipart([
-          { name: 'purpose', value: 'batch' },
+          { name: 'purpose', value: 'user_data' },
           { name: 'target_model_names', value: 'gpt-4o-mini,gpt-4o' },
           { name: 'file', filename: 'big.jsonl', data: jsonlContent(256 * 1024) },
         ]);
@@ -360,7 +360,7 @@ async function startSlowUpload(
   targets: string,
 ): Promise<{ body: ReturnType<typeof multipart>; open: ReturnType<typeof openRequest> }> {
   const body = multipart([
-    { name: 'purpose', value: 'batch' },
+    { name: 'purpose', value: 'user_data' },
     { name: 'target_model_names', value: targets },
     { name: 'file', filename: 'slow.jsonl', data: jsonlContent(64 * 1024) },
   ]);

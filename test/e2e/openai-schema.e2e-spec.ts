@@ -25,7 +25,14 @@ import {
 } from '../utils/openai-spec';
 import type { FileObjectBody } from '../utils/factories';
 import { del, get, uploadOk, uploadRequest } from '../utils/files-client';
-import { binaryContent, jsonlContent, multipart, openRequest, parseJson } from '../utils/http';
+import {
+  batchJsonl,
+  binaryContent,
+  jsonlContent,
+  multipart,
+  openRequest,
+  parseJson,
+} from '../utils/http';
 
 /** Small enough that a 413 costs nothing, far above every other upload here. */
 const UPLOAD_LIMIT = 64 * 1024;
@@ -108,7 +115,7 @@ describe("OpenAI's Files schemas (e2e)", () => {
       created_at: 1677610602,
       expires_at: 1680202602,
       filename: 'mydata.jsonl',
-      purpose: 'batch',
+      purpose: 'user_data',
       status: 'processed',
     });
     const without = (o: JsonObject, key: string): JsonObject =>
@@ -193,7 +200,10 @@ describe("OpenAI's Files schemas (e2e)", () => {
       it.each(UPLOAD_PURPOSES)(
         'should answer create and retrieve with an OpenAIFile for purpose=%s',
         async (purpose) => {
-          const created = await uploadRequest(t, { purpose });
+          const created = await uploadRequest(t, {
+            purpose,
+            ...(purpose === 'batch' ? { data: batchJsonl(3) } : {}),
+          });
           expect(created.status).toBe(200);
           const id = (created.body as FileObjectBody).id;
           const retrieved = await get(t, `/v1/files/${id}`);
@@ -249,7 +259,7 @@ describe("OpenAI's Files schemas (e2e)", () => {
 
     describe('list', () => {
       it('should answer every page, filter and order with a ListFilesResponse', async () => {
-        await uploadOk(t, { purpose: 'batch' });
+        await uploadOk(t, { purpose: 'user_data' });
         await uploadOk(t, { purpose: 'fine-tune' });
         await uploadOk(t, { purpose: 'user_data', targets: 'gpt-4o-mini' });
 
@@ -276,7 +286,7 @@ describe("OpenAI's Files schemas (e2e)", () => {
       });
 
       it('should answer an empty list with a ListFilesResponse', async () => {
-        const file = await uploadOk(t, { purpose: 'batch' });
+        const file = await uploadOk(t, { purpose: 'user_data' });
 
         // bob sees none of alice's files; alice has no vision files; nothing follows her last.
         const answers = [
@@ -434,7 +444,7 @@ describe("OpenAI's Files schemas (e2e)", () => {
           route: 'POST /v1/files declaring a body over the limit',
           send: async (t) => {
             const body = multipart([
-              { name: 'purpose', value: 'batch' },
+              { name: 'purpose', value: 'user_data' },
               { name: 'file', filename: 'big.jsonl', data: binaryContent(4 * UPLOAD_LIMIT) },
             ]);
             const open = openRequest(`${t.baseUrl}/v1/files`, 'POST', {

@@ -23,7 +23,7 @@ export interface UploadOptions {
 /** `POST /v1/files` through supertest (which sends a Content-Length). */
 export function uploadRequest(t: TestApp, options: UploadOptions = {}): Test {
   const fields: Array<readonly [string, string]> = [];
-  const purpose = options.purpose === undefined ? 'batch' : options.purpose;
+  const purpose = options.purpose === undefined ? 'user_data' : options.purpose;
   if (purpose !== null) fields.push(['purpose', purpose]);
   const targets = options.targets === undefined ? BOTH_MODELS : options.targets;
   if (typeof targets === 'string') {

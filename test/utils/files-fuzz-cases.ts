@@ -18,8 +18,16 @@ import type { WireFraming, WireRequest, WireResponse } from './wire';
  */
 
 export const MODEL_NAMES = ['gpt-4o-mini', 'gpt-4o'] as const;
-const PURPOSES = ['assistants', 'batch', 'fine-tune', 'vision', 'user_data', 'evals'] as const;
-const LIST_PURPOSES = [...PURPOSES, 'assistants_output', 'batch_output', 'fine-tune-results'];
+// 'batch' uploads must be valid batch JSONL (they are validated and rewritten per deployment,
+// test/e2e/batches.e2e-spec.ts); the well-formed uploads here carry arbitrary bytes.
+const PURPOSES = ['assistants', 'fine-tune', 'vision', 'user_data', 'evals'] as const;
+const LIST_PURPOSES = [
+  ...PURPOSES,
+  'batch',
+  'assistants_output',
+  'batch_output',
+  'fine-tune-results',
+];
 
 /** Who the request claims to be: a configured user, or an Authorization header that is wrong. */
 export type FuzzCaller =
@@ -875,7 +883,7 @@ export function hostileUploadBody(upload: HostileUpload): { body: Buffer; labels
     labels.push(`${upload.manyFields} fields`);
     for (let i = 0; i < upload.manyFields; i++) parts.push(fieldPart(`f${i}`, 'v'));
   }
-  if (upload.purpose) parts.push(fieldPart('purpose', 'batch'));
+  if (upload.purpose) parts.push(fieldPart('purpose', 'user_data'));
   if (upload.targets) parts.push(fieldPart('target_model_names', 'gpt-4o-mini,gpt-4o'));
   for (const part of upload.before) {
     labels.push(part.label);

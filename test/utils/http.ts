@@ -30,6 +30,25 @@ export function jsonlContent(bytes = 200, label = 'x'): Buffer {
   return Buffer.from(lines.join('')).subarray(0, bytes);
 }
 
+/**
+ * A valid batch input file: `lines` chat requests for `model`, whole lines only (an upload with
+ * purpose `batch` is validated line by line and rewritten for each deployment).
+ */
+export function batchJsonl(lines = 3, model = 'gpt-4o-mini', label = 'b'): Buffer {
+  const out: string[] = [];
+  for (let i = 0; i < lines; i++) {
+    out.push(
+      JSON.stringify({
+        custom_id: `${label}-${i}-${randomBytes(4).toString('hex')}`,
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: { model, messages: [{ role: 'user', content: `hello ${i}` }] },
+      }),
+    );
+  }
+  return Buffer.from(`${out.join('\n')}\n`);
+}
+
 /** Random bytes: content that no other test shares. */
 export function binaryContent(bytes: number): Buffer {
   return randomBytes(bytes);

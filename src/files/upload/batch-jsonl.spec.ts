@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { InvalidRequestError } from '../common/errors/api-error';
+import { InvalidRequestError } from '../../common/errors/api-error';
 import {
   BATCH_ENDPOINTS,
   BatchFileError,

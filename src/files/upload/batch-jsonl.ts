@@ -1,8 +1,8 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { InvalidRequestError } from '../common/errors/api-error';
-import { ID_PREFIXES } from '../id-codec/id-codec';
+import { InvalidRequestError } from '../../common/errors/api-error';
+import { ID_PREFIXES } from '../../id-codec/id-codec';
 import type { BatchLimits } from './batch-limits';
 
 /*
