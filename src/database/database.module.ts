@@ -1,11 +1,9 @@
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { ADVISORY_LOCKS, withAdvisoryLock } from './advisory-lock';
 import type { ResolvedDataSource } from './data-source-options';
 import { DatabaseOutageService } from './database-outage.service';
-
-/** Any fixed 64-bit key: replicas that start together take turns migrating under it. */
-const MIGRATION_LOCK_KEY = 4_170_313_712;
 
 const RESOLVED = Symbol('RESOLVED_DATA_SOURCE');
 
@@ -55,17 +53,7 @@ export class DatabaseModule implements OnApplicationShutdown {
  * has a single connection, which the lock's session would hold, so it migrates directly.
  */
 async function migrate(dataSource: DataSource, shared: boolean): Promise<void> {
-  if (!shared) {
+  await withAdvisoryLock(dataSource, ADVISORY_LOCKS.migrations, shared, async () => {
     await dataSource.runMigrations({ transaction: 'all' });
-    return;
-  }
-  const lock = dataSource.createQueryRunner();
-  await lock.connect();
-  try {
-    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
-    await dataSource.runMigrations({ transaction: 'all' });
-  } finally {
-    await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
-    await lock.release();
-  }
+  });
 }

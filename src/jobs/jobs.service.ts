@@ -22,6 +22,7 @@ import {
   type WorkOptions,
 } from './job';
 import { QueueWorker } from './queue-worker';
+import { ADVISORY_LOCKS, withAdvisoryLock } from '../database/advisory-lock';
 import { SqlExecutor } from './sql-executor';
 
 /** pg-boss creates and migrates its own tables there; TypeORM never looks outside its entities. */
@@ -82,7 +83,7 @@ export class JobsService implements OnApplicationBootstrap, BeforeApplicationShu
   private bootDone: (error?: Error) => void = () => undefined;
 
   constructor(
-    @InjectDataSource() dataSource: DataSource,
+    @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.executor = new SqlExecutor(dataSource);
@@ -244,16 +245,25 @@ export class JobsService implements OnApplicationBootstrap, BeforeApplicationShu
   /** Creates or migrates pg-boss's schema, then starts every queue registered so far. */
   async onApplicationBootstrap(): Promise<void> {
     if (this.state !== 'idle') return;
-    try {
-      await this.boss.start();
-    } catch (error) {
-      this.bootDone(error instanceof Error ? error : new Error(String(error)));
-      throw error;
-    }
-    this.state = 'running';
-    this.bootDone();
-    // A queue that cannot be set up fails the start: its work would silently never run.
-    await Promise.all([...this.registrations.values()].map((r) => r.ready));
+    // pg-boss's schema and queue set-up is DDL: replicas booting together on an empty database
+    // deadlock on it (seen with three), so they take turns, as they do for migrations.
+    await withAdvisoryLock(
+      this.dataSource,
+      ADVISORY_LOCKS.jobEngine,
+      this.config.database.kind === 'postgres',
+      async () => {
+        try {
+          await this.boss.start();
+        } catch (error) {
+          this.bootDone(error instanceof Error ? error : new Error(String(error)));
+          throw error;
+        }
+        this.state = 'running';
+        this.bootDone();
+        // A queue that cannot be set up fails the start: its work would silently never run.
+        await Promise.all([...this.registrations.values()].map((r) => r.ready));
+      },
+    );
   }
 
   /**

@@ -92,6 +92,8 @@ interface GatewayOptions {
   readonly secret: string;
   readonly redisUrl: string | null;
   readonly dataDir?: string;
+  /** SWEEP_INTERVAL_MS (default 60 s). */
+  readonly sweepIntervalMs?: number;
 }
 
 async function bootGateway(options: GatewayOptions): Promise<Gateway> {
@@ -107,6 +109,9 @@ async function bootGateway(options: GatewayOptions): Promise<Gateway> {
       DATA_DIR: options.dataDir ?? join(dir, 'data'),
       LOG_LEVEL: 'error',
       UPSTREAM_TIMEOUT_MS: '15000',
+      ...(options.sweepIntervalMs === undefined
+        ? {}
+        : { SWEEP_INTERVAL_MS: String(options.sweepIntervalMs) }),
     });
     const app = await createApp(config);
     await app.listen(0, '127.0.0.1');
@@ -471,7 +476,7 @@ describe('Known failure modes: Files API (e2e)', () => {
         object: 'file',
         bytes: data.length,
         filename: 'azure-first.jsonl',
-        purpose: 'batch',
+        purpose: 'user_data',
         status: 'processed',
       });
       expect(Math.abs(body.created_at - Date.now() / 1000)).toBeLessThan(60);
@@ -824,12 +829,17 @@ describe('Known failure modes: restarts, config edits and replicas on one databa
     await adminQuery(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
   });
 
-  async function boot(yaml: string, redisUrl: string | null = TEST_REDIS_URL): Promise<TestApp> {
+  async function boot(
+    yaml: string,
+    redisUrl: string | null = TEST_REDIS_URL,
+    sweepIntervalMs?: number,
+  ): Promise<TestApp> {
     const gateway = await bootGateway({
       yaml,
       databaseUrl: databaseUrl(databaseName),
       secret,
       redisUrl,
+      ...(sweepIntervalMs === undefined ? {} : { sweepIntervalMs }),
     });
     gateways.push(gateway);
     return through(t, gateway);
@@ -889,7 +899,9 @@ describe('Known failure modes: restarts, config edits and replicas on one databa
   });
 
   it('should finish cleaning up an expired file after a restart without anyone calling the API (LiteLLM #10011: the background job dies when the proxy restarts)', async () => {
-    const before = await boot(gatewayYaml(t));
+    // The sweep is a job in the database: the chain of passes outlives the process. A short
+    // interval keeps the test quick; the default is a minute.
+    const before = await boot(gatewayYaml(t), TEST_REDIS_URL, 1_000);
     await uploadOk(before, {
       targets: BOTH_MODELS,
       extraFields: [
@@ -908,7 +920,7 @@ describe('Known failure modes: restarts, config edits and replicas on one databa
       await client.end();
     }
 
-    const after = await boot(gatewayYaml(t));
+    const after = await boot(gatewayYaml(t), TEST_REDIS_URL, 1_000);
 
     await waitFor(() => filesHeld(t.sims) === 0, 'the restarted gateway to delete the copies');
     await waitFor(
