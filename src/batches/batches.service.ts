@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { Caller } from '../common/auth/caller';
 import { InvalidRequestError, UpstreamError } from '../common/errors/api-error';
+import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { Deployment } from '../config/deployment';
 import type { FileRecord } from '../files/file-record';
 import { BATCH_ENDPOINTS } from '../files/upload/batch-jsonl';
 import { FilesService } from '../files/files.service';
 import type { UnifiedIdPayload } from '../id-codec/id-codec';
 import { IdCodecService } from '../id-codec/id-codec.service';
+import { JobsService } from '../jobs/jobs.service';
 import type { ResolvedRef } from '../managed-refs/resolved-refs';
 import type { RefLoader } from '../managed-refs/ref-loader';
 import { RefLoaders } from '../managed-refs/ref-loaders';
@@ -25,6 +27,13 @@ export interface BatchList {
   first_id: string | null;
   last_id: string | null;
   has_more: boolean;
+}
+
+const REFRESH_PASS = 'batches-refresh';
+const REFRESH_ONE = 'batch-refresh';
+
+interface RefreshJob {
+  readonly batchId: string;
 }
 
 /** The fields OpenAI's Batch schema requires. */
@@ -52,6 +61,8 @@ export class BatchesService implements RefLoader<ObjectRecord>, OnModuleInit {
   private readonly logger = new Logger(BatchesService.name);
 
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly jobs: JobsService,
     private readonly objects: ManagedObjectsRepository,
     private readonly files: FilesService,
     private readonly router: ProviderRouterService,
@@ -61,6 +72,29 @@ export class BatchesService implements RefLoader<ObjectRecord>, OnModuleInit {
 
   onModuleInit(): void {
     this.loaders.register(this);
+    // Batches still running are refreshed even when nobody polls, so their output files are
+    // registered for their owners. A pass queues one job per batch (deduplicated by batch id,
+    // so replicas never both refresh one batch in a cycle); each is retried on its own.
+    this.jobs.schedule(REFRESH_PASS, this.config.batchRefreshIntervalMs, async () => {
+      for (const batchId of await this.objects.unfinished('batch', TERMINAL_STATUSES, 500)) {
+        await this.jobs.send<RefreshJob>(REFRESH_ONE, { batchId }, { singletonKey: batchId });
+      }
+    });
+    this.jobs.work<RefreshJob>(
+      REFRESH_ONE,
+      (job) => this.refreshInBackground(job.data, job.signal),
+      {
+        retryLimit: 5,
+        retryDelayMs: 5_000,
+      },
+    );
+  }
+
+  /** One batch, as the system: its owner's files are registered, nothing else is widened. */
+  private async refreshInBackground(job: RefreshJob, signal: AbortSignal): Promise<void> {
+    const [record] = await this.objects.findByIds([job.batchId]);
+    if (!record || record.kind !== 'batch' || TERMINAL_STATUSES.includes(record.status)) return;
+    await this.retrieve(record, signal);
   }
 
   async loadMany(
@@ -84,10 +118,7 @@ export class BatchesService implements RefLoader<ObjectRecord>, OnModuleInit {
       );
     }
     const endpoint = body.endpoint;
-    if (
-      typeof endpoint !== 'string' ||
-      !(BATCH_ENDPOINTS).includes(endpoint)
-    ) {
+    if (typeof endpoint !== 'string' || !BATCH_ENDPOINTS.includes(endpoint)) {
       throw new InvalidRequestError(
         `Invalid 'endpoint': ${JSON.stringify(endpoint ?? null)}. Supported values are: ${BATCH_ENDPOINTS.join(', ')}.`,
         { param: 'endpoint', code: 'invalid_value' },

@@ -137,6 +137,7 @@ export function loadAppConfig(env: Env): AppConfig {
     upstreamTimeoutMs: vars.UPSTREAM_TIMEOUT_MS,
     cacheTtlMs: vars.CACHE_TTL_MS,
     sweepIntervalMs: vars.SWEEP_INTERVAL_MS,
+    batchRefreshIntervalMs: vars.BATCH_REFRESH_INTERVAL_MS,
     sweepStaleAfterMs: vars.SWEEP_STALE_AFTER_MS,
     drainTimeoutMs: vars.DRAIN_TIMEOUT_MS,
     deploymentCooldownMs: vars.DEPLOYMENT_COOLDOWN_MS,

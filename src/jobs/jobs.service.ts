@@ -79,6 +79,8 @@ export class JobsService implements OnApplicationBootstrap, BeforeApplicationShu
   private readonly boss: PgBoss;
   private readonly registrations = new Map<string, Registration>();
   private state: State = 'idle';
+  /** The queues' set-up, one after another (see register). */
+  private setup: Promise<void> = Promise.resolve();
   private readonly booted: Promise<void>;
   private bootDone: (error?: Error) => void = () => undefined;
 
@@ -310,7 +312,11 @@ export class JobsService implements OnApplicationBootstrap, BeforeApplicationShu
       watchdog: null,
     };
     // Registered before start-up (onModuleInit): set up once pg-boss has started; later: now.
-    registration.ready = this.booted.then(() => this.activate(registration));
+    // One queue at a time: creating queues is DDL, and two at once deadlock each other.
+    registration.ready = this.setup = this.setup
+      .catch(() => undefined)
+      .then(() => this.booted)
+      .then(() => this.activate(registration));
     registration.ready.catch((error: unknown) => {
       // A failed start-up or a shutdown before it is reported once, by onApplicationBootstrap.
       if (this.state === 'running') {

@@ -104,6 +104,20 @@ export class ManagedObjectsRepository {
     );
   }
 
+  /** Ids of objects of a kind still running, least recently refreshed first. */
+  async unfinished(
+    kind: ManagedObjectKind,
+    terminal: readonly string[],
+    limit: number,
+  ): Promise<string[]> {
+    const rows = await this.dataSource.query<Array<{ id: string }>>(
+      `SELECT id FROM managed_objects WHERE kind = $1 AND NOT (status = ANY($2))
+        ORDER BY updated_at LIMIT $3`,
+      [kind, terminal, limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
   /** Objects not yet in one of `terminal` statuses that use the file. */
   async usingFile(fileId: string, terminal: readonly string[]): Promise<ObjectRecord[]> {
     const rows = await this.dataSource.query<Row[]>(

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import OpenAI, { toFile } from 'openai';
 import request from 'supertest';
+import { IdCodecService } from '../../src/id-codec/id-codec.service';
 import { createTestApp, filesHeld, type TestApp } from '../utils/create-test-app';
 import { del, expectEnvelope, get, listAs, uploadOk, uploadRequest } from '../utils/files-client';
 import { waitFor } from '../utils/http';
@@ -357,5 +358,123 @@ describe('Batch input files: rewritten for each deployment as they stream', () =
     });
     expect(expectEnvelope(foreign, 400).message).toMatch(/^Line 1: /);
     expect(filesHeld(t.sims)).toBe(2);
+  });
+});
+
+describe('Batches refreshed in the background (job engine)', () => {
+  const INTERVAL_MS = 1_000;
+  let t: TestApp;
+  let alice: OpenAI;
+
+  beforeAll(async () => {
+    t = await createTestApp({
+      deployments: [
+        { id: 'a-openai', modelName: 'model-a', dialect: 'openai' },
+        { id: 'b-openai', modelName: 'model-b', dialect: 'openai' },
+      ],
+      batchRefreshIntervalMs: INTERVAL_MS,
+    });
+    alice = new OpenAI({ baseURL: `${t.baseUrl}/v1`, apiKey: t.keys.alice, maxRetries: 0 });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  beforeEach(async () => {
+    await t.reset();
+  });
+
+  async function startBatch(model: 'model-a' | 'model-b'): Promise<string> {
+    const file = await alice.files.create({
+      file: await toFile(batchLines(2, model), 'input.jsonl'),
+      purpose: 'batch',
+      // @ts-expect-error gateway extension
+      target_model_names: model,
+    });
+    const batch = await alice.batches.create({
+      input_file_id: file.id,
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+    });
+    return batch.id;
+  }
+
+  async function statusOf(batchId: string): Promise<string> {
+    const uid = t.app.get(IdCodecService).decode(batchId, 'batch')?.uid;
+    const [row] = await t.dataSource.query<Array<{ status: string }>>(
+      'SELECT status FROM managed_objects WHERE id = $1',
+      [uid],
+    );
+    return row.status;
+  }
+
+  function retrievesOf(deploymentId: string): number[] {
+    return t.sims[deploymentId].calls
+      .filter((c) => c.route === 'batches.retrieve')
+      .map((c) => c.at);
+  }
+
+  it('should register the output file of a batch nobody polls, once, with two replicas refreshing', async () => {
+    const replica = await createTestApp({ replicaOf: t, batchRefreshIntervalMs: INTERVAL_MS });
+    try {
+      const ids = await Promise.all([
+        startBatch('model-a'),
+        startBatch('model-a'),
+        startBatch('model-a'),
+      ]);
+      await waitFor(
+        async () => (await Promise.all(ids.map(statusOf))).every((s) => s === 'completed'),
+        'the batches to complete without anyone polling',
+        20_000,
+      );
+      const outputs = await t.dataSource.query<Array<{ owner_user_id: string }>>(
+        "SELECT owner_user_id FROM managed_files WHERE purpose = 'batch_output'",
+      );
+      expect(outputs.map((o) => o.owner_user_id)).toEqual(['alice', 'alice', 'alice']);
+      // One refresh per batch per cycle across both replicas: no two calls for one batch
+      // closer than a cycle apart.
+      const byBatch = new Map<string, number[]>();
+      for (const call of t.sims['a-openai'].calls.filter((c) => c.route === 'batches.retrieve')) {
+        const list = byBatch.get(call.path) ?? [];
+        list.push(call.at);
+        byBatch.set(call.path, list);
+      }
+      expect(byBatch.size).toBe(3);
+      for (const times of byBatch.values()) {
+        for (let i = 1; i < times.length; i++) {
+          expect(times[i] - times[i - 1]).toBeGreaterThanOrEqual(INTERVAL_MS / 2);
+        }
+      }
+      // The owner sees the results; nobody else does.
+      const listed = await listAs(t, 'alice');
+      expect(listed.data.filter((f) => f.purpose === 'batch_output')).toHaveLength(3);
+      expect((await listAs(t, 'bob')).data).toEqual([]);
+    } finally {
+      await replica.close();
+    }
+  });
+
+  it('should keep retrying a batch whose provider fails while the others complete', async () => {
+    const failing = await startBatch('model-b');
+    t.sims['b-openai'].addFault({ route: 'batches.retrieve', status: 500 });
+    const healthy = await startBatch('model-a');
+    await waitFor(
+      async () => (await statusOf(healthy)) === 'completed',
+      'the healthy batch',
+      20_000,
+    );
+    await waitFor(
+      () => retrievesOf('b-openai').length >= 2,
+      'the failing batch to be retried',
+      20_000,
+    );
+    expect(await statusOf(failing)).not.toBe('completed');
+    t.sims['b-openai'].clearFaults();
+    await waitFor(
+      async () => (await statusOf(failing)) === 'completed',
+      'the failing batch once its provider recovers',
+      30_000,
+    );
   });
 });

@@ -67,6 +67,13 @@ export interface TestAppOptions {
    * second replica. It neither creates nor drops it; the app that created it does.
    */
   readonly databaseName?: string;
+  /**
+   * A second replica of this app: the same database, simulated deployments, signing secret and
+   * keys (what replicas of one deployment share). Closing it leaves them to the first app.
+   */
+  readonly replicaOf?: TestApp;
+  /** BATCH_REFRESH_INTERVAL_MS: how often running batches are refreshed in the background. */
+  readonly batchRefreshIntervalMs?: number;
 }
 
 export interface TestApp {
@@ -86,6 +93,8 @@ export interface TestApp {
   readonly keys: Readonly<Record<UserName, string>>;
   readonly dataSource: DataSource;
   readonly databaseName: string;
+  /** ID_SIGNING_SECRET, shared by replicas. */
+  readonly signingSecret: string;
   /** `Authorization` header value for a user. */
   bearer(user: UserName): string;
   /** Closes the application the way SIGTERM does (drain, then close), once. */
@@ -100,9 +109,12 @@ export interface TestApp {
  * Redis unless told otherwise) in front of simulated deployments on loopback ports.
  */
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
-  const deployments = options.deployments ?? DEFAULT_DEPLOYMENTS;
+  const replicaOf = options.replicaOf;
+  const deployments = replicaOf?.deployments ?? options.deployments ?? DEFAULT_DEPLOYMENTS;
   const suffix = randomBytes(6).toString('hex');
-  const databaseName = options.databaseName ?? `mfg_e2e_${suffix}`;
+  const databaseName = replicaOf?.databaseName ?? options.databaseName ?? `mfg_e2e_${suffix}`;
+  const signingSecret =
+    replicaOf?.signingSecret ?? `e2e-signing-secret-${randomBytes(16).toString('hex')}`;
   const cleanups: Array<() => Promise<void>> = [];
   const runCleanups = async (): Promise<void> => {
     for (const cleanup of cleanups.reverse()) {
@@ -117,14 +129,14 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     const tmp = await mkdtemp(join(tmpdir(), 'mfg-e2e-'));
     cleanups.push(() => rm(tmp, { recursive: true, force: true }));
 
-    if (options.databaseName === undefined) {
+    if (options.databaseName === undefined && replicaOf === undefined) {
       await adminQuery(`CREATE DATABASE ${databaseName}`);
       cleanups.push(() => adminQuery(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`));
     }
 
-    const sims: Record<string, SimulatedUpstream> = {};
-    const simKeys: Record<string, string> = {};
-    for (const d of deployments) {
+    const sims: Record<string, SimulatedUpstream> = { ...replicaOf?.sims };
+    const simKeys: Record<string, string> = { ...replicaOf?.simKeys };
+    for (const d of replicaOf ? [] : deployments) {
       const apiKey = `sim-key-${d.id}-${randomBytes(4).toString('hex')}`;
       const sim = await startSimulator({
         dialect: d.dialect,
@@ -151,12 +163,14 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       }
     }
 
-    const keys: Record<UserName, string> = {
-      alice: `sk-alice-${suffix}`,
-      bob: `sk-bob-${suffix}`,
-      carol: `sk-carol-${suffix}`,
-      admin: `sk-admin-${suffix}`,
-    };
+    const keys: Record<UserName, string> = replicaOf
+      ? { ...replicaOf.keys }
+      : {
+          alice: `sk-alice-${suffix}`,
+          bob: `sk-bob-${suffix}`,
+          carol: `sk-carol-${suffix}`,
+          admin: `sk-admin-${suffix}`,
+        };
     const configPath = join(tmp, 'config.yaml');
     await writeFile(configPath, configYaml(deployments, apiBases, simKeys, keys, options));
 
@@ -171,7 +185,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       CONFIG_PATH: configPath,
       DATABASE_URL: databaseUrl(databaseName, databaseProxy?.port),
       ...(options.redisUrl === null ? {} : { REDIS_URL: options.redisUrl ?? TEST_REDIS_URL }),
-      ID_SIGNING_SECRET: `e2e-signing-secret-${randomBytes(16).toString('hex')}`,
+      ID_SIGNING_SECRET: signingSecret,
       DATA_DIR: join(tmp, 'data'),
       LOG_LEVEL: 'error',
       UPSTREAM_TIMEOUT_MS: String(options.upstreamTimeoutMs ?? 15_000),
@@ -181,6 +195,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       ...(options.sweepIntervalMs === undefined
         ? {}
         : { SWEEP_INTERVAL_MS: String(options.sweepIntervalMs) }),
+      ...(options.batchRefreshIntervalMs === undefined
+        ? {}
+        : { BATCH_REFRESH_INTERVAL_MS: String(options.batchRefreshIntervalMs) }),
     });
     const app = await createApp(config);
     let closing: Promise<void> | null = null;
@@ -201,6 +218,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       simKeys,
       proxies,
       databaseProxy,
+      signingSecret,
       keys,
       dataSource,
       databaseName,
