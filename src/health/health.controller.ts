@@ -10,10 +10,12 @@ import type { Response } from 'express';
 import { DataSource } from 'typeorm';
 import { CacheService } from '../cache/cache.service';
 import { Public } from '../common/auth/public.decorator';
+import type { QueueCounts } from '../jobs/job';
 import { JobsService } from '../jobs/jobs.service';
 import { DrainService } from '../lifecycle/drain.service';
 
 type Check = { status: 'up' | 'down' | 'disabled' };
+type JobsCheck = Check & { queues?: Readonly<Record<string, QueueCounts>> };
 
 @ApiTags('health')
 @Public()
@@ -46,7 +48,7 @@ export class HealthController {
   @ApiServiceUnavailableResponse({ description: 'The database does not answer' })
   async ready(@Res({ passthrough: true }) response: Response): Promise<{
     status: 'ready' | 'unavailable' | 'draining';
-    checks: { database: Check; cache: Check; jobs: Check };
+    checks: { database: Check; cache: Check; jobs: JobsCheck };
   }> {
     const [database, cache, jobs] = await Promise.all([
       this.dataSource
@@ -56,13 +58,14 @@ export class HealthController {
       this.cache.kind === 'none'
         ? Promise.resolve<Check>({ status: 'disabled' })
         : this.cache.ping().then((ok): Check => ({ status: ok ? 'up' : 'down' })),
-      // Up: its workers run and its tables answer.
+      // Up: its workers run and its tables answer. The counts by queue and state are what an
+      // operator looks at first when background work lags (a growing `retry` or `failed`).
       this.jobs.isRunning
         ? this.jobs
             .counts()
-            .then((): Check => ({ status: 'up' }))
-            .catch((): Check => ({ status: 'down' }))
-        : Promise.resolve<Check>({ status: 'down' }),
+            .then((queues): JobsCheck => ({ status: 'up', queues }))
+            .catch((): JobsCheck => ({ status: 'down' }))
+        : Promise.resolve<JobsCheck>({ status: 'down' }),
     ]);
     const draining = this.drain.isDraining;
     const ready = database.status === 'up' && !draining;

@@ -1013,7 +1013,11 @@ describe('Files API (e2e)', () => {
       expect(res.status).toBe(200);
       expect(res.body).toEqual({
         status: 'ready',
-        checks: { database: { status: 'up' }, cache: { status: 'up' }, jobs: { status: 'up' } },
+        checks: {
+          database: { status: 'up' },
+          cache: { status: 'up' },
+          jobs: { status: 'up', queues: expect.any(Object) as unknown },
+        },
       });
       expect((await request(t.http).get('/health/live')).status).toBe(200);
     });
@@ -1181,7 +1185,11 @@ describe('Files API with Redis unreachable (e2e)', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       status: 'ready',
-      checks: { database: { status: 'up' }, cache: { status: 'down' }, jobs: { status: 'up' } },
+      checks: {
+        database: { status: 'up' },
+        cache: { status: 'down' },
+        jobs: { status: 'up', queues: expect.any(Object) as unknown },
+      },
     });
   });
 });

@@ -114,14 +114,29 @@ describe('Background jobs (e2e)', () => {
     expect(counts.failed).toBe(0);
   });
 
-  it('should report the job engine up in /health/ready', async () => {
+  it('should report the job engine up in /health/ready, with counts by queue and state', async () => {
     const res = await request(t.http).get('/health/ready');
 
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       status: 'ready',
-      checks: { database: { status: 'up' }, cache: { status: 'disabled' }, jobs: { status: 'up' } },
+      checks: {
+        database: { status: 'up' },
+        cache: { status: 'disabled' },
+        jobs: { status: 'up', queues: expect.any(Object) as unknown },
+      },
     });
+    // Every registered queue, with a count for every state.
+    const queues = (
+      res.body as { checks: { jobs: { queues: Record<string, Record<string, number>> } } }
+    ).checks.jobs.queues;
+    expect(Object.keys(queues).sort()).toEqual(['batch-refresh', 'batches-refresh', 'files-sweep']);
+    for (const counts of Object.values(queues)) {
+      expect(Object.keys(counts).sort()).toEqual(
+        ['active', 'cancelled', 'completed', 'created', 'failed', 'retry'].sort(),
+      );
+      for (const n of Object.values(counts)) expect(Number.isInteger(n)).toBe(true);
+    }
   });
 
   it('should run one sweep pass per interval with two app instances on one database, not two', async () => {
