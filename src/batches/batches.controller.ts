@@ -5,6 +5,7 @@ import type { Caller } from '../common/auth/caller';
 import { CurrentCaller } from '../common/auth/current-caller.decorator';
 import { InvalidRequestError } from '../common/errors/api-error';
 import { ApiErrorResponses } from '../common/errors/error-response.dto';
+import { clientGone } from '../common/http/client-gone';
 import type { GatewayRequest } from '../common/http/request-context';
 import type { ObjectRecord } from '../managed-objects/object-record';
 import { Refs, UsesManagedRefs } from '../managed-refs/managed-refs.guard';
@@ -27,15 +28,6 @@ function batchOf(refs: ResolvedRefs): ObjectRecord {
   const record = refs.at<ObjectRecord>(BATCH_ID.path)?.record;
   if (!record) throw new Error('a :batch_id route without its managed reference');
   return record;
-}
-
-/** Aborted when the client goes away, so the provider call stops too. */
-function callerGone(response: Response): AbortSignal {
-  const abort = new AbortController();
-  response.once('close', () => {
-    if (!response.writableFinished) abort.abort();
-  });
-  return abort.signal;
 }
 
 @ApiTags('batches')
@@ -67,7 +59,7 @@ export class BatchesController {
       request.body as Record<string, unknown>,
       input,
       caller,
-      callerGone(response),
+      clientGone(response),
     );
   }
 
@@ -95,7 +87,7 @@ export class BatchesController {
     @Refs() refs: ResolvedRefs,
     @Res({ passthrough: true }) response: Response,
   ): Promise<BatchObject> {
-    return this.batches.retrieve(batchOf(refs), callerGone(response));
+    return this.batches.retrieve(batchOf(refs), clientGone(response));
   }
 
   @Post(':batch_id/cancel')
@@ -108,7 +100,7 @@ export class BatchesController {
     @Refs() refs: ResolvedRefs,
     @Res({ passthrough: true }) response: Response,
   ): Promise<BatchObject> {
-    return this.batches.cancel(batchOf(refs), callerGone(response));
+    return this.batches.cancel(batchOf(refs), clientGone(response));
   }
 }
 

@@ -14,6 +14,7 @@ import type { Response } from 'express';
 import type { Caller } from '../common/auth/caller';
 import { CurrentCaller } from '../common/auth/current-caller.decorator';
 import { ApiErrorResponses } from '../common/errors/error-response.dto';
+import { clientGone } from '../common/http/client-gone';
 import type { GatewayRequest } from '../common/http/request-context';
 import { Refs, UsesManagedRefs } from '../managed-refs/managed-refs.guard';
 import type { RefField } from '../managed-refs/ref-field';
@@ -105,9 +106,7 @@ export class FilesController {
     @Res() response: Response,
   ): Promise<void> {
     const file = fileOf(refs);
-    const abort = new AbortController();
-    response.on('close', () => abort.abort());
-    const { content } = await this.files.content(file, abort.signal);
+    const { content } = await this.files.content(file, clientGone(response));
     response.status(200).setHeader('content-type', content.contentType);
     if (content.contentLength) {
       response.setHeader('content-length', content.contentLength);

@@ -7,7 +7,8 @@ import type { FileCopyRecord, FileRecord } from './file-record';
 import { ManagedFileCopy } from './managed-file-copy.entity';
 import { ManagedFile, type ManagedFileStatus } from './managed-file.entity';
 
-export interface NewFile {
+/** What a new managed_files row holds, however the file came to be. */
+interface FileRow {
   readonly id: string;
   readonly ownerUserId: string;
   readonly ownerTeamId: string | null;
@@ -16,19 +17,16 @@ export interface NewFile {
   readonly mimeType: string;
   readonly publicId: string;
   readonly expiresAt: Date | null;
+}
+
+/** An upload about to be copied to these deployments. */
+export interface NewFile extends FileRow {
   readonly deploymentIds: readonly string[];
 }
 
-export interface RegisteredFile {
-  readonly id: string;
-  readonly ownerUserId: string;
-  readonly ownerTeamId: string | null;
-  readonly purpose: string;
-  readonly filename: string;
-  readonly mimeType: string;
-  readonly publicId: string;
+/** A file a provider made (a batch's output), with its one copy. */
+export interface RegisteredFile extends FileRow {
   readonly bytes: number;
-  readonly expiresAt: Date | null;
   readonly deploymentId: string;
   readonly providerFileId: string;
 }

@@ -4,6 +4,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiError, InvalidRequestError, UpstreamError } from '../common/errors/api-error';
 import { toCallerError } from '../provider-router/caller-error';
+import { clientGone } from '../common/http/client-gone';
 import type { GatewayRequest } from '../common/http/request-context';
 import type { Deployment } from '../config/deployment';
 import type { FileRecord } from '../files/file-record';
@@ -98,11 +99,7 @@ export class ModelCallsService {
     request: GatewayRequest,
     response: Response,
   ): Promise<ModelCallResult> {
-    const abort = new AbortController();
-    const onClose = (): void => {
-      if (!response.writableFinished) abort.abort();
-    };
-    response.once('close', onClose);
+    const signal = clientGone(response);
     try {
       return await this.router.callOne(
         candidates,
@@ -110,7 +107,7 @@ export class ModelCallsService {
           refs.rewrite('file', (ref) => providerFileId(ref.record as FileRecord, deployment));
           return build(deployment);
         },
-        abort.signal,
+        signal,
       );
     } catch (error) {
       throw this.toApiError(error, refs, request);
