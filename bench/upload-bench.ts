@@ -12,31 +12,41 @@
  * 200 and every simulator must hold exactly one file with the right byte count and sha256.
  * It only talks HTTP to the processes it starts; nothing from src/ is imported but types.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import type { CallRecord, StoredFile } from '../src/simulator/types';
+import {
+  GATEWAY_KEY,
+  GATEWAY_MAIN,
+  MODEL,
+  SIMULATOR_MAIN,
+  SIM_KEY,
+  cpuProfArgs,
+  cpuStart,
+  makeTempDir,
+  median,
+  progress,
+  readRss,
+  runBench,
+  startGateway,
+  startSimulator,
+  type Child,
+  type CpuSplit,
+  type Sim,
+} from './harness';
 
 // ---------------------------------------------------------------------------------------------
 // Constants
 // ---------------------------------------------------------------------------------------------
 
-const ROOT = resolve(__dirname, '..');
-const GATEWAY_MAIN = join(ROOT, 'dist', 'main.js');
-const SIMULATOR_MAIN = join(ROOT, 'dist', 'simulator', 'main.js');
 const GNU_TIME = '/usr/bin/time';
 
 const SIM_COUNT = 3;
-const SIM_KEY = 'bench-sim-key';
-const GATEWAY_KEY = 'sk-bench';
-const MODEL = 'bench-model';
 const PURPOSE = 'user_data';
 const FILENAME = 'bench.bin';
 
@@ -50,8 +60,6 @@ const PATTERN_BYTES = 1 * MiB;
 const RSS_SAMPLE_MS = 50;
 /** One small upload each way before measuring, so JIT and connection set-up are not timed. */
 const WARMUP_BYTES = 16 * MiB;
-const READY_TIMEOUT_MS = 120_000;
-const STOP_TIMEOUT_MS = 15_000;
 
 const GOALS = {
   /** capped: gateway wall time / direct wall time. */
@@ -193,183 +201,8 @@ function positiveInteger(name: string, text: string): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Child processes and cleanup
+// RSS sampling
 // ---------------------------------------------------------------------------------------------
-
-/** A started process: its output is kept (last lines) for error messages. */
-class Child {
-  readonly exited: Promise<number | null>;
-  private readonly tail: string[] = [];
-  private readonly stdoutListeners = new Set<(line: string) => void>();
-  private running = true;
-
-  constructor(
-    readonly name: string,
-    readonly proc: ChildProcess,
-  ) {
-    this.exited = new Promise((resolveExit) => {
-      proc.once('exit', (code, signal) => {
-        this.running = false;
-        this.remember(`[exited: code ${String(code)}, signal ${String(signal)}]`);
-        resolveExit(code);
-      });
-    });
-    for (const stream of [proc.stdout, proc.stderr]) {
-      if (!stream) continue;
-      const fromStdout = stream === proc.stdout;
-      createInterface({ input: stream }).on('line', (line) => {
-        this.remember(line);
-        if (fromStdout) for (const listener of [...this.stdoutListeners]) listener(line);
-      });
-    }
-  }
-
-  get alive(): boolean {
-    return this.running;
-  }
-
-  /** Resolves with the first stdout line `match` accepts; rejects if the process exits first. */
-  waitForLine<T>(match: (line: string) => T | undefined, timeoutMs: number): Promise<T> {
-    return new Promise((resolveLine, reject) => {
-      const finish = (): void => {
-        clearTimeout(timer);
-        this.stdoutListeners.delete(listener);
-      };
-      const listener = (line: string): void => {
-        const found = match(line);
-        if (found !== undefined) {
-          finish();
-          resolveLine(found);
-        }
-      };
-      const timer = setTimeout(() => {
-        finish();
-        reject(new Error(`${this.name}: not ready after ${timeoutMs} ms\n${this.lastLines()}`));
-      }, timeoutMs);
-      this.stdoutListeners.add(listener);
-      void this.exited.then(() => {
-        finish();
-        reject(new Error(`${this.name} exited before it was ready\n${this.lastLines()}`));
-      });
-    });
-  }
-
-  lastLines(n = 30): string {
-    return this.tail
-      .slice(-n)
-      .map((l) => `    ${this.name}| ${l}`)
-      .join('\n');
-  }
-
-  /** SIGTERM to `pid` (default: the process itself), SIGKILL if it has not exited in time. */
-  async stop(pid: number | undefined = this.proc.pid): Promise<void> {
-    if (!this.running || pid === undefined) return;
-    signal(pid, 'SIGTERM');
-    const done = await Promise.race([
-      this.exited.then(() => true),
-      sleep(STOP_TIMEOUT_MS, false, { ref: false }),
-    ]);
-    if (!done) {
-      process.stderr.write(`${this.name} did not stop in ${STOP_TIMEOUT_MS} ms; killing it\n`);
-      signal(pid, 'SIGKILL');
-      if (this.proc.pid !== undefined && this.proc.pid !== pid) signal(this.proc.pid, 'SIGKILL');
-      await this.exited;
-    }
-  }
-
-  private remember(line: string): void {
-    this.tail.push(line);
-    if (this.tail.length > 200) this.tail.splice(0, this.tail.length - 200);
-  }
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // Already gone.
-  }
-}
-
-const children: Child[] = [];
-const tempDirs: string[] = [];
-
-function startChild(
-  name: string,
-  command: string,
-  args: string[],
-  env: NodeJS.ProcessEnv = process.env,
-): Child {
-  const proc = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const child = new Child(name, proc);
-  children.push(child);
-  return child;
-}
-
-async function stopAllChildren(): Promise<void> {
-  await Promise.all(children.map((c) => c.stop()));
-}
-
-function removeTempDirs(): void {
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-}
-
-/** Last resort when the process exits some other way: nothing is left running or on disk. */
-process.on('exit', () => {
-  for (const child of children) {
-    if (child.alive && child.proc.pid !== undefined) signal(child.proc.pid, 'SIGKILL');
-  }
-  removeTempDirs();
-});
-
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    process.stderr.write(`\n${sig}: stopping the simulators and the gateway…\n`);
-    void stopAllChildren().finally(() => {
-      removeTempDirs();
-      process.exit(130);
-    });
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
-// /proc readings: RSS and CPU time of a process
-// ---------------------------------------------------------------------------------------------
-
-const CLOCK_TICKS = ((): number => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** Resident set size in bytes (VmRSS), or null when the process is gone. */
-function readRss(pid: number): number | null {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
-    return match ? Number(match[1]) * 1024 : null;
-  } catch {
-    try {
-      const kb = execFileSync('ps', ['-o', 'rss=', '-p', String(pid)], { encoding: 'utf8' });
-      return Number(kb.trim()) * 1024 || null;
-    } catch {
-      return null;
-    }
-  }
-}
-
-/** User + system CPU seconds the process has used so far (0 when unreadable). */
-function readCpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return 0;
-  }
-}
 
 interface RssSummary {
   startBytes: number;
@@ -404,68 +237,9 @@ class RssSampler {
   }
 }
 
-interface CpuSplit {
-  gateway: number;
-  sims: number;
-  client: number;
-  /**
-   * Busy CPU seconds of the whole machine not charged to the processes above: other
-   * processes, and kernel softirq work (loopback TCP delivery is partly accounted there).
-   */
-  other: number;
-  /** CPU seconds the hypervisor gave to someone else (a VM's "steal"). */
-  steal: number;
-}
-
-/** Machine-wide busy and steal CPU seconds since boot, from the first line of /proc/stat. */
-function readMachineCpu(): { busy: number; steal: number } {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1);
-    const [user, nice, system, , , irq, softirq, steal] = fields.map(Number);
-    return {
-      busy: (user + nice + system + irq + softirq) / CLOCK_TICKS,
-      steal: steal / CLOCK_TICKS,
-    };
-  } catch {
-    return { busy: 0, steal: 0 };
-  }
-}
-
-/** CPU seconds each party spent between `cpuStart()` and calling the returned function. */
-function cpuStart(gatewayPid: number, simPids: readonly number[]): () => CpuSplit {
-  const gateway = readCpuSeconds(gatewayPid);
-  const sims = simPids.reduce((n, pid) => n + readCpuSeconds(pid), 0);
-  const client = process.cpuUsage();
-  const machine = readMachineCpu();
-  return () => {
-    const used = process.cpuUsage(client);
-    const machineNow = readMachineCpu();
-    const split = {
-      gateway: readCpuSeconds(gatewayPid) - gateway,
-      sims: simPids.reduce((n, pid) => n + readCpuSeconds(pid), 0) - sims,
-      client: (used.user + used.system) / 1e6,
-    };
-    const ours = split.gateway + split.sims + split.client;
-    return {
-      ...split,
-      other: Math.max(0, machineNow.busy - machine.busy - ours),
-      steal: machineNow.steal - machine.steal,
-    };
-  };
-}
-
 // ---------------------------------------------------------------------------------------------
 // The stack: three simulators and a gateway
 // ---------------------------------------------------------------------------------------------
-
-interface Sim {
-  child: Child;
-  pid: number;
-  /** `http://127.0.0.1:PORT/v1`: where the OpenAI API lives. */
-  apiBase: string;
-  /** `http://127.0.0.1:PORT`: where the control API (/__sim/…) lives. */
-  origin: string;
-}
 
 interface Gateway {
   child: Child;
@@ -479,90 +253,6 @@ interface Stack {
   scenario: Scenario;
   sims: Sim[];
   gateway: Gateway;
-}
-
-interface ListeningLine {
-  event: 'listening';
-  apiBase: string;
-  port: number;
-}
-
-function parseListening(line: string): ListeningLine | undefined {
-  try {
-    const value: unknown = JSON.parse(line);
-    if (
-      typeof value === 'object' &&
-      value !== null &&
-      'event' in value &&
-      value.event === 'listening' &&
-      'apiBase' in value &&
-      typeof value.apiBase === 'string' &&
-      'port' in value &&
-      typeof value.port === 'number'
-    ) {
-      return { event: 'listening', apiBase: value.apiBase, port: value.port };
-    }
-  } catch {
-    // Not a JSON line.
-  }
-  return undefined;
-}
-
-async function startSim(
-  index: number,
-  bandwidth: number | null,
-  cpuProfDir: string | null,
-): Promise<Sim> {
-  const name = `sim-${index + 1}`;
-  const args = [...cpuProfArgs(cpuProfDir, name), SIMULATOR_MAIN];
-  args.push('--dialect', 'openai', '--api-key', SIM_KEY, '--discard-content');
-  args.push('--name', `bench-${name}`);
-  if (bandwidth !== null) args.push('--bandwidth', String(bandwidth));
-  const child = startChild(name, process.execPath, args);
-  const listening = await child.waitForLine(parseListening, 15_000);
-  return {
-    child,
-    pid: child.proc.pid ?? 0,
-    apiBase: listening.apiBase,
-    origin: `http://127.0.0.1:${listening.port}`,
-  };
-}
-
-function cpuProfArgs(dir: string | null, name: string): string[] {
-  if (dir === null) return [];
-  return [
-    '--cpu-prof',
-    `--cpu-prof-dir=${dir}`,
-    `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`,
-  ];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-/** LiteLLM model_list YAML (JSON scalars are valid YAML, so values are JSON-quoted). */
-function gatewayConfig(apiBases: readonly string[], maxUploadBytes: number): string {
-  const q = (s: string): string => JSON.stringify(s);
-  const deployments = apiBases.map(
-    (apiBase, i) =>
-      `  - model_name: ${q(MODEL)}\n` +
-      `    litellm_params: { model: ${q('openai/bench')}, api_base: ${q(apiBase)}, api_key: ${q(SIM_KEY)} }\n` +
-      `    model_info: { id: ${q(`bench-sim-${i + 1}`)} }\n`,
-  );
-  return (
-    `# Written by bench/upload-bench.ts\nmodel_list:\n${deployments.join('')}` +
-    `gateway:\n  api_keys:\n    - { key: ${q(GATEWAY_KEY)}, user_id: ${q('bench')} }\n` +
-    `  max_upload_bytes: ${maxUploadBytes}\n`
-  );
 }
 
 /** Children of `pid` (Linux): how the node process under /usr/bin/time is found. */
@@ -585,47 +275,9 @@ function childPids(pid: number): number[] {
   }
 }
 
-/** Environment of a gateway process; the embedded database lives in `dataDir`. */
-function gatewayEnv(
-  configPath: string,
-  port: number,
-  dataDir: string,
-  options: Options,
-): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    CONFIG_PATH: configPath,
-    PORT: String(port),
-    DATA_DIR: dataDir,
-    LOG_LEVEL: 'warn',
-  };
-  delete env.DATABASE_URL;
-  delete env.REDIS_URL; // The in-memory cache: nothing outside this run is touched.
-  if (options.databaseUrl !== null) {
-    env.DATABASE_URL = options.databaseUrl;
-    env.ID_SIGNING_SECRET = randomBytes(32).toString('hex');
-  }
-  return env;
-}
-
-async function waitReady(child: Child, url: string): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    if (!child.alive) throw new Error(`the gateway exited during start-up\n${child.lastLines()}`);
-    if (Date.now() > deadline) {
-      throw new Error(
-        `the gateway was not ready after ${READY_TIMEOUT_MS} ms\n${child.lastLines()}`,
-      );
-    }
-    try {
-      const res = await request(`${url}/health/ready`);
-      await res.body.dump();
-      if (res.statusCode === 200) return;
-    } catch {
-      // Not listening yet.
-    }
-    await sleep(250);
-  }
+/** The gateway's store: the embedded database, or the given PostgreSQL; never Redis. */
+function storeOf(options: Options): { databaseUrl: string | null; redisUrl: null } {
+  return { databaseUrl: options.databaseUrl, redisUrl: null };
 }
 
 /**
@@ -635,70 +287,60 @@ async function waitReady(child: Child, url: string): Promise<void> {
  * measured gateway opens an existing one. Returns the throw-away gateway's RSS once ready.
  */
 async function initDataDir(workDir: string, options: Options): Promise<number | null> {
-  const dataDir = join(workDir, 'data');
-  const configPath = join(workDir, 'gateway-init.yaml');
   if (options.databaseUrl !== null) return null;
   // Nothing is uploaded during this boot, so the deployments need not exist.
-  const unused = Array.from({ length: SIM_COUNT }, () => 'http://127.0.0.1:9/v1');
-  writeFileSync(configPath, gatewayConfig(unused, 2 * GiB));
-  const port = await freePort();
-  const child = startChild(
-    'gateway-init',
-    process.execPath,
-    [GATEWAY_MAIN],
-    gatewayEnv(configPath, port, dataDir, options),
-  );
-  await waitReady(child, `http://127.0.0.1:${port}`);
-  const rss = child.proc.pid === undefined ? null : readRss(child.proc.pid);
-  await child.stop();
+  const gateway = await startGateway({
+    name: 'gateway-init',
+    workDir,
+    apiBases: Array.from({ length: SIM_COUNT }, () => 'http://127.0.0.1:9/v1'),
+    store: storeOf(options),
+    gatewayLines: [`max_upload_bytes: ${2 * GiB}`],
+  });
+  const rss = readRss(gateway.pid);
+  await gateway.child.stop();
   return rss;
 }
 
-async function startGateway(
+async function startScenarioGateway(
   workDir: string,
   scenario: Scenario,
   sims: readonly Sim[],
   options: Options,
 ): Promise<Gateway> {
-  const configPath = join(workDir, `gateway-${scenario}.yaml`);
   const maxUpload = Math.max(2 * GiB, ...options.sizes, options.sdkOrderSize);
-  writeFileSync(
-    configPath,
-    gatewayConfig(
-      sims.map((s) => s.apiBase),
-      maxUpload,
-    ),
-  );
-  const port = await freePort();
-  const env = gatewayEnv(configPath, port, join(workDir, 'data'), options);
-  const nodeArgs = [...cpuProfArgs(options.cpuProfDir, `gateway-${scenario}`), GATEWAY_MAIN];
   const timeReportPath = options.timeV ? join(workDir, `gateway-${scenario}.time-v.txt`) : null;
-  const child =
-    timeReportPath !== null
-      ? startChild(
-          'gateway',
-          GNU_TIME,
-          ['-v', '-o', timeReportPath, process.execPath, ...nodeArgs],
-          env,
-        )
-      : startChild('gateway', process.execPath, nodeArgs, env);
-  const url = `http://127.0.0.1:${port}`;
-  await waitReady(child, url);
-  let pid = child.proc.pid ?? 0;
-  if (timeReportPath !== null) {
-    const inner = childPids(pid);
-    if (inner.length !== 1)
-      throw new Error(`cannot find the gateway under ${GNU_TIME} (pid ${pid})`);
-    pid = inner[0];
-  }
-  return { child, pid, url, timeReportPath };
+  const gateway = await startGateway({
+    name: `gateway-${scenario}`,
+    workDir,
+    apiBases: sims.map((s) => s.apiBase),
+    store: storeOf(options),
+    gatewayLines: [`max_upload_bytes: ${maxUpload}`],
+    nodeArgs: cpuProfArgs(options.cpuProfDir, `gateway-${scenario}`),
+    ...(timeReportPath === null
+      ? {}
+      : {
+          wrapper: [GNU_TIME, '-v', '-o', timeReportPath],
+          innerPid: (pid: number): number => {
+            const inner = childPids(pid);
+            if (inner.length !== 1) {
+              throw new Error(`cannot find the gateway under ${GNU_TIME} (pid ${pid})`);
+            }
+            return inner[0];
+          },
+        }),
+  });
+  return { ...gateway, timeReportPath };
 }
 
 async function startStack(workDir: string, scenario: Scenario, options: Options): Promise<Stack> {
-  const bandwidth = scenario === 'capped' ? options.bandwidth : null;
+  const bandwidth = scenario === 'capped' ? ['--bandwidth', String(options.bandwidth)] : [];
   const sims: Sim[] = [];
-  for (let i = 0; i < SIM_COUNT; i++) sims.push(await startSim(i, bandwidth, options.cpuProfDir));
-  const gateway = await startGateway(workDir, scenario, sims, options);
+  for (let i = 0; i < SIM_COUNT; i++) {
+    sims.push(
+      await startSimulator(`sim-${i + 1}`, ['--discard-content', ...bandwidth], options.cpuProfDir),
+    );
+  }
+  const gateway = await startScenarioGateway(workDir, scenario, sims, options);
   return { scenario, sims, gateway };
 }
 
@@ -958,10 +600,6 @@ interface ScenarioResult {
   lifetimeMaxRss: number | null;
 }
 
-function progress(text: string): void {
-  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${text}\n`);
-}
-
 function describe(m: Measurement): string {
   return (
     `${(m.wallMs / 1000).toFixed(2)} s, gateway RSS ${mb(m.rss.startBytes)} → ${mb(m.rss.peakBytes)}, ` +
@@ -1030,13 +668,6 @@ async function runScenario(
 // ---------------------------------------------------------------------------------------------
 // Report
 // ---------------------------------------------------------------------------------------------
-
-function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 function bytes(n: number): string {
   if (n % GiB === 0) return `${n / GiB} GiB`;
@@ -1184,8 +815,7 @@ async function main(): Promise<void> {
       throw new Error(`${file} does not exist: run \`npm run build\` first, then this benchmark.`);
     }
   }
-  const workDir = mkdtempSync(join(tmpdir(), 'mfg-bench-'));
-  tempDirs.push(workDir);
+  const workDir = makeTempDir('mfg-bench-');
   const started = new Date();
   const load = loadavg().map((l) => l.toFixed(2));
   progress(
@@ -1213,14 +843,4 @@ async function main(): Promise<void> {
   );
 }
 
-main()
-  .catch(async (error: unknown) => {
-    process.stderr.write(
-      `\nbenchmark failed: ${error instanceof Error ? error.message : String(error)}\n`,
-    );
-    process.exitCode = 1;
-    await stopAllChildren();
-  })
-  .finally(() => {
-    removeTempDirs();
-  });
+runBench(main);

@@ -1,0 +1,719 @@
+/**
+ * What the benchmarks share (bench/README.md): child processes that are always cleaned up, the
+ * simulator and the gateway started from dist/ with a bench config, uploads, /proc readings of
+ * CPU time and RSS, a small flag parser, and an autocannon run that keeps every latency.
+ *
+ * It only talks HTTP to the processes it starts; nothing from src/ is imported but types.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import autocannon from 'autocannon';
+import { request } from 'undici';
+
+export const ROOT = resolve(__dirname, '..');
+export const GATEWAY_MAIN = join(ROOT, 'dist', 'main.js');
+export const SIMULATOR_MAIN = join(ROOT, 'dist', 'simulator', 'main.js');
+export const SIM_KEY = 'bench-sim-key';
+export const GATEWAY_KEY = 'sk-bench';
+/** The gateway's one model; its deployments call the simulator's model `bench`. */
+export const MODEL = 'bench-model';
+export const UPSTREAM_MODEL = 'bench';
+
+const READY_TIMEOUT_MS = 120_000;
+const STOP_TIMEOUT_MS = 15_000;
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+// ---------------------------------------------------------------------------------------------
+
+export type FlagValue = number | string | boolean | null;
+
+/**
+ * `--kebab-name value` (or `--kebab-name=value`) into the camelCase key of `defaults`; the
+ * default's type decides the parsing: a number must be a finite number, a boolean takes no value
+ * (`--no-kebab-name` sets it false), anything else (a string, or null for "unset") is a string.
+ * `--help` prints `usage` and exits.
+ */
+export function parseFlags<T extends Record<string, FlagValue>>(
+  argv: readonly string[],
+  defaults: T,
+  usage: string,
+): T {
+  const options: Record<string, FlagValue> = { ...defaults };
+  const fail = (message: string): never => {
+    throw new Error(`${message}\n\n${usage}`);
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--help' || arg === '-h') {
+      process.stdout.write(`${usage}\n`);
+      process.exit(0);
+    }
+    const eq = arg.indexOf('=');
+    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
+    if (!flag.startsWith('--')) fail(`unexpected argument '${arg}'`);
+    const camel = (name: string): string =>
+      name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+    const key = camel(flag.slice(2));
+    const negated = flag.startsWith('--no-') ? camel(flag.slice(5)) : null;
+    if (negated !== null && typeof defaults[negated] === 'boolean') {
+      options[negated] = false;
+      continue;
+    }
+    if (!(key in defaults)) fail(`unknown option '${flag}'`);
+    if (typeof defaults[key] === 'boolean') {
+      options[key] = true;
+      continue;
+    }
+    const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined) fail(`${flag} needs a value`);
+    if (typeof defaults[key] === 'number') {
+      const n = Number(value);
+      if (!Number.isFinite(n)) fail(`${flag} must be a number, got '${value}'`);
+      options[key] = n;
+    } else {
+      options[key] = value;
+    }
+  }
+  return options as T;
+}
+
+export function positiveInteger(name: string, n: number): number {
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes and cleanup
+// ---------------------------------------------------------------------------------------------
+
+/** A started process: its output is kept (last lines) for error messages. */
+export class Child {
+  readonly exited: Promise<number | null>;
+  private readonly tail: string[] = [];
+  private readonly stdoutListeners = new Set<(line: string) => void>();
+  private running = true;
+
+  constructor(
+    readonly name: string,
+    readonly proc: ChildProcess,
+  ) {
+    this.exited = new Promise((resolveExit) => {
+      proc.once('exit', (code, signal) => {
+        this.running = false;
+        this.remember(`[exited: code ${String(code)}, signal ${String(signal)}]`);
+        resolveExit(code);
+      });
+    });
+    for (const stream of [proc.stdout, proc.stderr]) {
+      if (!stream) continue;
+      const fromStdout = stream === proc.stdout;
+      createInterface({ input: stream }).on('line', (line) => {
+        this.remember(line);
+        if (fromStdout) for (const listener of [...this.stdoutListeners]) listener(line);
+      });
+    }
+  }
+
+  get alive(): boolean {
+    return this.running;
+  }
+
+  /** Resolves with the first stdout line `match` accepts; rejects if the process exits first. */
+  waitForLine<T>(match: (line: string) => T | undefined, timeoutMs: number): Promise<T> {
+    return new Promise((resolveLine, reject) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.stdoutListeners.delete(listener);
+      };
+      const listener = (line: string): void => {
+        const found = match(line);
+        if (found !== undefined) {
+          finish();
+          resolveLine(found);
+        }
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new Error(`${this.name}: not ready after ${timeoutMs} ms\n${this.lastLines()}`));
+      }, timeoutMs);
+      this.stdoutListeners.add(listener);
+      void this.exited.then(() => {
+        finish();
+        reject(new Error(`${this.name} exited before it was ready\n${this.lastLines()}`));
+      });
+    });
+  }
+
+  lastLines(n = 30): string {
+    return this.tail
+      .slice(-n)
+      .map((l) => `    ${this.name}| ${l}`)
+      .join('\n');
+  }
+
+  /** SIGTERM to `pid` (default: the process itself), SIGKILL if it has not exited in time. */
+  async stop(pid: number | undefined = this.proc.pid): Promise<void> {
+    if (!this.running || pid === undefined) return;
+    signal(pid, 'SIGTERM');
+    const done = await Promise.race([
+      this.exited.then(() => true),
+      sleep(STOP_TIMEOUT_MS, false, { ref: false }),
+    ]);
+    if (!done) {
+      process.stderr.write(`${this.name} did not stop in ${STOP_TIMEOUT_MS} ms; killing it\n`);
+      signal(pid, 'SIGKILL');
+      if (this.proc.pid !== undefined && this.proc.pid !== pid) signal(this.proc.pid, 'SIGKILL');
+      await this.exited;
+    }
+  }
+
+  private remember(line: string): void {
+    this.tail.push(line);
+    if (this.tail.length > 200) this.tail.splice(0, this.tail.length - 200);
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // Already gone.
+  }
+}
+
+const children: Child[] = [];
+const tempDirs: string[] = [];
+
+export function startChild(
+  name: string,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Child {
+  const proc = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = new Child(name, proc);
+  children.push(child);
+  return child;
+}
+
+export async function stopAllChildren(): Promise<void> {
+  await Promise.all(children.map((c) => c.stop()));
+}
+
+/** A temp directory removed when the benchmark ends, however it ends. */
+export function makeTempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Runs a benchmark's main: a failure is printed and exits 1; whatever happens (Ctrl-C
+ * included), every process it started is stopped and its temp directories are removed.
+ */
+export function runBench(main: () => Promise<void>): void {
+  process.on('exit', () => {
+    for (const child of children) {
+      if (child.alive && child.proc.pid !== undefined) signal(child.proc.pid, 'SIGKILL');
+    }
+    removeTempDirs();
+  });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      process.stderr.write(`\n${sig}: stopping what the benchmark started…\n`);
+      void stopAllChildren().finally(() => {
+        removeTempDirs();
+        process.exit(130);
+      });
+    });
+  }
+  main()
+    .catch((error: unknown) => {
+      process.stderr.write(
+        `\nbenchmark failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
+      process.exitCode = 1;
+    })
+    .finally(async () => {
+      await stopAllChildren();
+      removeTempDirs();
+    });
+}
+
+export function progress(text: string): void {
+  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${text}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// /proc readings: RSS and CPU time of a process
+// ---------------------------------------------------------------------------------------------
+
+const CLOCK_TICKS = ((): number => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** Resident set size in bytes (VmRSS), or null when the process is gone. */
+export function readRss(pid: number): number | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+    return match ? Number(match[1]) * 1024 : null;
+  } catch {
+    try {
+      const kb = execFileSync('ps', ['-o', 'rss=', '-p', String(pid)], { encoding: 'utf8' });
+      return Number(kb.trim()) * 1024 || null;
+    } catch {
+      return null;
+    }
+  }
+}
+
+/**
+ * User + system CPU seconds the process has used so far (0 when unreadable); with
+ * `reapedChildren`, plus that of its children that have exited and been waited for.
+ */
+export function readCpuSeconds(pid: number | 'self', reapedChildren = false): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const [utime, stime, cutime, cstime] = fields.slice(11, 15).map(Number);
+    return (utime + stime + (reapedChildren ? cutime + cstime : 0)) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** Machine-wide busy and steal CPU seconds since boot, from the first line of /proc/stat. */
+function readMachineCpu(): { busy: number; steal: number } {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1);
+    const [user, nice, system, , , irq, softirq, steal] = fields.map(Number);
+    return {
+      busy: (user + nice + system + irq + softirq) / CLOCK_TICKS,
+      steal: steal / CLOCK_TICKS,
+    };
+  } catch {
+    return { busy: 0, steal: 0 };
+  }
+}
+
+/** Pids of the running processes named exactly `name` (`pgrep -x`), e.g. redis-server. */
+export function pidsNamed(name: string): number[] {
+  try {
+    return execFileSync('pgrep', ['-x', name], { encoding: 'utf8' })
+      .trim()
+      .split(/\s+/)
+      .filter((s) => s !== '')
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+export interface CpuSplit {
+  gateway: number;
+  sims: number;
+  /** The benchmark process, and the client processes it ran (curl) that have exited. */
+  client: number;
+  /** Processes passed as `services` (PostgreSQL, Redis), summed. */
+  services: number;
+  /**
+   * Busy CPU seconds of the whole machine not charged to the processes above: other
+   * processes, and kernel softirq work (loopback TCP delivery is partly accounted there).
+   */
+  other: number;
+  /** CPU seconds the hypervisor gave to someone else (a VM's "steal"). */
+  steal: number;
+}
+
+/** CPU seconds each party spent between `cpuStart()` and calling the returned function. */
+export function cpuStart(
+  gatewayPid: number,
+  simPids: readonly number[],
+  servicePids: readonly number[] = [],
+): () => CpuSplit {
+  const sum = (pids: readonly number[]): number =>
+    pids.reduce((n, pid) => n + readCpuSeconds(pid), 0);
+  const gateway = readCpuSeconds(gatewayPid);
+  const sims = sum(simPids);
+  const services = sum(servicePids);
+  const client = readCpuSeconds('self', true);
+  const machine = readMachineCpu();
+  return () => {
+    const machineNow = readMachineCpu();
+    const split = {
+      gateway: readCpuSeconds(gatewayPid) - gateway,
+      sims: sum(simPids) - sims,
+      client: readCpuSeconds('self', true) - client,
+      services: sum(servicePids) - services,
+    };
+    const ours = split.gateway + split.sims + split.client + split.services;
+    return {
+      ...split,
+      other: Math.max(0, machineNow.busy - machine.busy - ours),
+      steal: machineNow.steal - machine.steal,
+    };
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The simulator and the gateway
+// ---------------------------------------------------------------------------------------------
+
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** `node --cpu-prof` arguments writing `<name>-<time>.cpuprofile` into `dir`; none for null. */
+export function cpuProfArgs(dir: string | null, name: string): string[] {
+  if (dir === null) return [];
+  return [
+    '--cpu-prof',
+    `--cpu-prof-dir=${dir}`,
+    `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`,
+  ];
+}
+
+/** A server process the benchmark started: a simulator, or another listening helper. */
+export interface ServerProcess {
+  child: Child;
+  pid: number;
+  /** `http://127.0.0.1:PORT/v1`: where the OpenAI API lives. */
+  apiBase: string;
+  /** `http://127.0.0.1:PORT`: where the control API (/__sim/…) lives. */
+  origin: string;
+}
+
+export type Sim = ServerProcess;
+
+interface ListeningLine {
+  event: 'listening';
+  apiBase: string;
+  port: number;
+}
+
+function parseListening(line: string): ListeningLine | undefined {
+  try {
+    const value: unknown = JSON.parse(line);
+    if (
+      typeof value === 'object' &&
+      value !== null &&
+      'event' in value &&
+      value.event === 'listening' &&
+      'apiBase' in value &&
+      typeof value.apiBase === 'string' &&
+      'port' in value &&
+      typeof value.port === 'number'
+    ) {
+      return { event: 'listening', apiBase: value.apiBase, port: value.port };
+    }
+  } catch {
+    // Not a JSON line.
+  }
+  return undefined;
+}
+
+/**
+ * A node process (`nodeArgs`: flags, script, its arguments) that prints a `listening` JSON line
+ * ({"event":"listening","apiBase":…,"port":…}) once it serves, as the simulator does.
+ */
+export async function startListening(
+  name: string,
+  nodeArgs: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ServerProcess> {
+  const child = startChild(name, process.execPath, [...nodeArgs], env);
+  const listening = await child.waitForLine(parseListening, 30_000);
+  return {
+    child,
+    pid: child.proc.pid ?? 0,
+    apiBase: listening.apiBase,
+    origin: `http://127.0.0.1:${listening.port}`,
+  };
+}
+
+/**
+ * One simulated OpenAI upstream (`--dialect openai --api-key SIM_KEY`), plus `args` (e.g.
+ * `--discard-content`, `--bandwidth N`), on a port the OS picks.
+ */
+export function startSimulator(
+  name: string,
+  args: readonly string[] = [],
+  cpuProfDir: string | null = null,
+): Promise<Sim> {
+  return startListening(name, [
+    ...cpuProfArgs(cpuProfDir, name),
+    SIMULATOR_MAIN,
+    '--dialect',
+    'openai',
+    '--api-key',
+    SIM_KEY,
+    '--name',
+    `bench-${name}`,
+    ...args,
+  ]);
+}
+
+/** Where the gateway keeps its records; nulls are the defaults (embedded PGlite, in-memory). */
+export interface StoreOptions {
+  /** External PostgreSQL (an empty, disposable database); null: embedded PGlite in DATA_DIR. */
+  databaseUrl: string | null;
+  /** Redis for the cache; null: the in-memory cache. */
+  redisUrl: string | null;
+}
+
+export function storeLabel(store: StoreOptions): string {
+  return `${store.databaseUrl ? 'PostgreSQL' : 'embedded PGlite'}, ${store.redisUrl ? 'Redis' : 'in-memory'} cache`;
+}
+
+/**
+ * LiteLLM model_list YAML: one deployment of MODEL per api base, the bench API key, and
+ * `gateway:` settings given as YAML lines (JSON scalars are valid YAML, so values are quoted).
+ */
+export function gatewayConfig(apiBases: readonly string[], gatewayLines: string[] = []): string {
+  const q = (s: string): string => JSON.stringify(s);
+  const deployments = apiBases.map(
+    (apiBase, i) =>
+      `  - model_name: ${q(MODEL)}\n` +
+      `    litellm_params: { model: ${q(`openai/${UPSTREAM_MODEL}`)}, api_base: ${q(apiBase)}, api_key: ${q(SIM_KEY)} }\n` +
+      `    model_info: { id: ${q(`bench-sim-${i + 1}`)} }\n`,
+  );
+  return (
+    `# Written by bench/harness.ts\nmodel_list:\n${deployments.join('')}` +
+    `gateway:\n  api_keys:\n    - { key: ${q(GATEWAY_KEY)}, user_id: ${q('bench')} }\n` +
+    gatewayLines.map((line) => `  ${line}\n`).join('')
+  );
+}
+
+/** Environment of a gateway process; the embedded database lives in `dataDir`. */
+export function gatewayEnv(
+  configPath: string,
+  port: number,
+  dataDir: string,
+  store: StoreOptions,
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CONFIG_PATH: configPath,
+    PORT: String(port),
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+  };
+  // Only what the benchmark asks for: nothing outside this run is touched by default.
+  delete env.DATABASE_URL;
+  delete env.REDIS_URL;
+  if (store.databaseUrl !== null) {
+    env.DATABASE_URL = store.databaseUrl;
+    env.ID_SIGNING_SECRET = randomBytes(32).toString('hex');
+  }
+  if (store.redisUrl !== null) env.REDIS_URL = store.redisUrl;
+  return env;
+}
+
+export async function waitReady(child: Child, url: string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    if (!child.alive) throw new Error(`the gateway exited during start-up\n${child.lastLines()}`);
+    if (Date.now() > deadline) {
+      throw new Error(
+        `the gateway was not ready after ${READY_TIMEOUT_MS} ms\n${child.lastLines()}`,
+      );
+    }
+    try {
+      const res = await request(`${url}/health/ready`);
+      await res.body.dump();
+      if (res.statusCode === 200) return;
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(250);
+  }
+}
+
+export interface Gateway {
+  child: Child;
+  /** The node process (not a wrapper such as /usr/bin/time). */
+  pid: number;
+  /** `http://127.0.0.1:PORT` */
+  url: string;
+}
+
+export interface GatewayLaunch {
+  name: string;
+  /** Where the config file goes, and the embedded database (`data/`). */
+  workDir: string;
+  apiBases: readonly string[];
+  store: StoreOptions;
+  /** Extra `gateway:` config lines, e.g. `max_upload_bytes: 2147483648`. */
+  gatewayLines?: string[];
+  /** Node flags before dist/main.js (e.g. from cpuProfArgs). */
+  nodeArgs?: string[];
+  /** Runs `wrapper[0] ...wrapper[1..] node …` (e.g. `/usr/bin/time -v -o FILE`). */
+  wrapper?: string[];
+  /** The node pid under the wrapper, given the wrapper's pid. */
+  innerPid?: (wrapperPid: number) => number;
+}
+
+/** The gateway (dist/main.js) with a bench config, once `/health/ready` answers 200. */
+export async function startGateway(launch: GatewayLaunch): Promise<Gateway> {
+  const configPath = join(launch.workDir, `${launch.name}.yaml`);
+  writeFileSync(configPath, gatewayConfig(launch.apiBases, launch.gatewayLines));
+  const port = await freePort();
+  const env = gatewayEnv(configPath, port, join(launch.workDir, 'data'), launch.store);
+  const nodeArgs = [...(launch.nodeArgs ?? []), GATEWAY_MAIN];
+  const [command, ...args] = [...(launch.wrapper ?? []), process.execPath, ...nodeArgs];
+  const child = startChild(launch.name, command, args, env);
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(child, url);
+  const pid = child.proc.pid ?? 0;
+  return { child, pid: launch.innerPid ? launch.innerPid(pid) : pid, url };
+}
+
+/** One simulator, and a gateway whose one deployment (of MODEL) is that simulator. */
+export async function startSimulatorAndGateway(
+  workDir: string,
+  store: StoreOptions,
+  gatewayNodeArgs: string[] = [],
+): Promise<{ sim: Sim; gateway: Gateway }> {
+  const sim = await startSimulator('sim');
+  const gateway = await startGateway({
+    name: 'gateway',
+    workDir,
+    apiBases: [sim.apiBase],
+    store,
+    nodeArgs: gatewayNodeArgs,
+  });
+  return { sim, gateway };
+}
+
+/** `POST {apiBase}/files` of a one-line JSONL file; returns the answer's id. */
+export async function upload(
+  apiBase: string,
+  key: string,
+  fields: Record<string, string> = {},
+): Promise<string> {
+  const form = new FormData();
+  form.set('purpose', 'batch');
+  for (const [name, value] of Object.entries(fields)) form.set(name, value);
+  form.set('file', new Blob(['{"custom_id":"1"}\n']), 'bench.jsonl');
+  const res = await fetch(`${apiBase}/files`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}` },
+    body: form,
+  });
+  if (!res.ok) throw new Error(`upload to ${apiBase} failed: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { id: string }).id;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load and statistics
+// ---------------------------------------------------------------------------------------------
+
+/** One HTTP call to repeat. */
+export interface Target {
+  url: string;
+  key: string;
+  method?: 'GET' | 'POST';
+  /** A JSON body (sent with content-type application/json). */
+  body?: string;
+}
+
+export interface LoadResult {
+  /** Answers received (any status). */
+  completed: number;
+  /** Non-2xx answers plus transport errors and timeouts. */
+  failures: number;
+  seconds: number;
+  rps: number;
+  /** Latency percentiles in ms, from every 2xx answer (not autocannon's 1 ms histogram). */
+  p50: number;
+  p99: number;
+  mean: number;
+}
+
+/**
+ * autocannon at `connections` for `seconds`. autocannon's own latency histogram has 1 ms
+ * buckets, too coarse for sub-millisecond differences, so every response time (float ms, from
+ * its 'response' event) is kept and the percentiles are computed here.
+ */
+export async function load(
+  target: Target,
+  connections: number,
+  seconds: number,
+): Promise<LoadResult> {
+  const latencies: number[] = [];
+  const started = performance.now();
+  const result = await new Promise<autocannon.Result>((done, fail) => {
+    const instance = autocannon(
+      {
+        url: target.url,
+        method: target.method ?? 'GET',
+        connections,
+        duration: seconds,
+        headers: {
+          authorization: `Bearer ${target.key}`,
+          ...(target.body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: target.body,
+      },
+      (error, finished) => (error ? fail(error as Error) : done(finished)),
+    );
+    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+      if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
+    });
+  });
+  const elapsed = (performance.now() - started) / 1000;
+  // autocannon counts a timeout in `errors` too.
+  const failures = result.non2xx + result.errors;
+  return summarize(latencies, failures, elapsed);
+}
+
+/** Percentiles and rate of a run, from its latencies (ms) and wall time (s). */
+export function summarize(latencies: number[], failures: number, seconds: number): LoadResult {
+  const sorted = Float64Array.from(latencies).sort();
+  const completed = sorted.length + failures;
+  return {
+    completed,
+    failures,
+    seconds,
+    rps: completed / seconds,
+    p50: percentile(sorted, 0.5),
+    p99: percentile(sorted, 0.99),
+    mean: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length),
+  };
+}
+
+/** Nearest-rank percentile of sorted values (NaN when empty). */
+export function percentile(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
