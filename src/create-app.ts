@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
 import { installHttpEdge } from './common/http/http-edge';
+import { PrototypedExpressAdapter } from './common/http/prototyped-express-adapter';
 import type { AppConfig } from './config/app-config';
 import { LOG_LEVELS } from './config/env.schema';
 import { buildDataSourceOptions } from './database/data-source-options';
@@ -17,6 +18,7 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   try {
     const app = await NestFactory.create<NestExpressApplication>(
       AppModule.forRoot(config, database),
+      new PrototypedExpressAdapter(),
       {
         logger: LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(config.logLevel) + 1) as NestLogLevel[],
         // Parsers are installed by installHttpEdge, after the request id (multipart uploads are
