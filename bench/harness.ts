@@ -609,14 +609,17 @@ export async function startSimulatorAndGateway(
   return { sim, gateway };
 }
 
-/** `POST {apiBase}/files` of a one-line JSONL file; returns the answer's id. */
+/**
+ * `POST {apiBase}/files` of a small `user_data` file; returns the answer's id. (A `batch`
+ * upload would have to be valid batch JSONL: the gateway checks and rewrites every line.)
+ */
 export async function upload(
   apiBase: string,
   key: string,
   fields: Record<string, string> = {},
 ): Promise<string> {
   const form = new FormData();
-  form.set('purpose', 'batch');
+  form.set('purpose', 'user_data');
   for (const [name, value] of Object.entries(fields)) form.set(name, value);
   form.set('file', new Blob(['{"custom_id":"1"}\n']), 'bench.jsonl');
   const res = await fetch(`${apiBase}/files`, {
