@@ -41,6 +41,10 @@ function sharedRoutes(prefix: string): RouteDef[] {
     def('GET', '\\/fine_tuning\\/jobs', 'fine_tuning.list'),
     def('GET', `\\/fine_tuning\\/jobs\\/${SEGMENT}`, 'fine_tuning.retrieve'),
     def('POST', `\\/fine_tuning\\/jobs\\/${SEGMENT}\\/cancel`, 'fine_tuning.cancel'),
+    def('POST', `\\/fine_tuning\\/jobs\\/${SEGMENT}\\/pause`, 'fine_tuning.pause'),
+    def('POST', `\\/fine_tuning\\/jobs\\/${SEGMENT}\\/resume`, 'fine_tuning.resume'),
+    def('GET', `\\/fine_tuning\\/jobs\\/${SEGMENT}\\/events`, 'fine_tuning.events'),
+    def('GET', `\\/fine_tuning\\/jobs\\/${SEGMENT}\\/checkpoints`, 'fine_tuning.checkpoints'),
   ];
 }
 

@@ -644,6 +644,197 @@ describe(startSimulator.name, () => {
       expect(list.json.has_more).toBe(false);
     });
 
+    const createJob = async (body: Record<string, unknown> = {}): Promise<string> => {
+      const training = String(
+        (await upload('train.jsonl', Buffer.from('{"messages":[]}\n'), 'fine-tune')).json.id,
+      );
+      const created = await postJson(
+        `${sim.apiBase}/fine_tuning/jobs`,
+        { model: 'gpt-4o-mini', training_file: training, ...body },
+        auth,
+      );
+      return String(created.json.id);
+    };
+    const getJob = (id: string, tail = ''): Promise<Reply> =>
+      call('GET', `${sim.apiBase}/fine_tuning/jobs/${id}${tail}`, { headers: auth });
+    const jobAction = (id: string, action: 'pause' | 'resume'): Promise<Reply> =>
+      call('POST', `${sim.apiBase}/fine_tuning/jobs/${id}/${action}`, { headers: auth });
+    const untilSucceeded = (id: string): Promise<Reply> =>
+      waitFor(
+        () => getJob(id),
+        (reply) => reply.json.status === 'succeeded',
+      );
+
+    it('should pause and resume a fine-tuning job, its clock standing still while paused', async () => {
+      // Steps long enough that the job is surely still validating when the pause arrives.
+      sim = await start({ dialect: 'openai', apiKey: 'sk-test', statusStepMs: 250, name: 'oa' });
+      const id = await createJob();
+      const paused = await jobAction(id, 'pause');
+      expect(paused.status).toBe(200);
+      expect(paused.json).toMatchObject({
+        object: 'fine_tuning.job',
+        id,
+        status: 'paused',
+        estimated_finish: null,
+      });
+      // More than two steps: a clock still running would have reached 'running' by now.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect((await getJob(id)).json.status).toBe('paused');
+      const resumed = await jobAction(id, 'resume');
+      expect(resumed.status).toBe(200);
+      expect(resumed.json.status).toBe('validating_files');
+      expect(resumed.json.estimated_finish).toEqual(expect.any(Number));
+
+      const running = await waitFor(
+        () => getJob(id),
+        (reply) => reply.json.status === 'running',
+      );
+      expect(running.json.status).toBe('running');
+      const refused = await jobAction(id, 'resume');
+      expect(refused.status).toBe(400);
+      expect(refused.json.error).toMatchObject({
+        message: "Cannot resume a job with status 'running'.",
+      });
+      expect((await jobAction(id, 'pause')).json.status).toBe('paused');
+      expect((await jobAction(id, 'resume')).json.status).toBe('running');
+
+      const done = await untilSucceeded(id);
+      expect(done.json.status).toBe('succeeded');
+      const late = await jobAction(id, 'pause');
+      expect(late.status).toBe(400);
+      expect(late.json.error).toMatchObject({
+        message: "Cannot pause a job with status 'succeeded'.",
+      });
+      const messages = ((await getJob(id, '/events?limit=100')).json.data as { message: string }[])
+        .map((event) => event.message)
+        .reverse();
+      // Oldest first: the first pause came while validating, the second while running.
+      expect(messages.indexOf('The job has been paused')).toBeLessThan(
+        messages.indexOf('Files validated, moving job to queued state'),
+      );
+      expect(messages.filter((m) => m === 'The job has been paused')).toHaveLength(2);
+      expect(messages.filter((m) => m === 'The job has been resumed')).toHaveLength(2);
+      expect(messages.lastIndexOf('The job has been resumed')).toBeGreaterThan(
+        messages.indexOf('Fine-tuning job started'),
+      );
+      expect(sim.calls.map((c) => c.route).filter((r) => r.startsWith('fine_tuning.p'))).toEqual([
+        'fine_tuning.pause',
+        'fine_tuning.pause',
+        'fine_tuning.pause',
+      ]);
+      expect(sim.calls.filter((c) => c.route === 'fine_tuning.resume')).toHaveLength(3);
+    });
+
+    it('should list fine-tuning events newest first with their levels and page them by after', async () => {
+      const id = await createJob();
+      await untilSucceeded(id);
+      const all = await getJob(id, '/events');
+      expect(all.status).toBe(200);
+      expect(all.json).toMatchObject({ object: 'list', has_more: false });
+      const data = all.json.data as Record<string, unknown>[];
+      expect(data.map((event) => event.message)).toEqual([
+        'The job has successfully completed',
+        'New fine-tuned model created',
+        'Step 3/3: training loss=0.3333',
+        'Step 2/3: training loss=0.5000',
+        'Step 1/3: training loss=1.0000',
+        'Fine-tuning job started',
+        'Files validated, moving job to queued state',
+        'Training file has fewer than 10 examples; results may be poor',
+        expect.stringMatching(/^Validating training file: file-/),
+        `Created fine-tuning job: ${id}`,
+      ]);
+      expect(data.map((event) => event.level)).toEqual([
+        ...Array<string>(7).fill('info'),
+        'warn',
+        'info',
+        'info',
+      ]);
+      for (const event of data) {
+        expect(event).toEqual({
+          object: 'fine_tuning.job.event',
+          id: expect.stringMatching(/^ftevent-[A-Za-z0-9]{24}$/),
+          created_at: expect.any(Number),
+          level: expect.any(String),
+          message: expect.any(String),
+          type: 'message',
+          data: {},
+        });
+      }
+      const times = data.map((event) => Number(event.created_at));
+      expect([...times].sort((a, b) => b - a)).toEqual(times);
+      expect(new Set(data.map((event) => event.id)).size).toBe(data.length);
+
+      const first = await getJob(id, '/events?limit=4');
+      expect(first.json.has_more).toBe(true);
+      const firstPage = first.json.data as { id: string }[];
+      const rest = await getJob(id, `/events?after=${firstPage.at(-1)?.id ?? ''}`);
+      expect(rest.json.has_more).toBe(false);
+      const restPage = rest.json.data as { id: string }[];
+      // Ids are derived, not drawn: reading again gives the same ones, so the cursor holds.
+      expect([...firstPage, ...restPage].map((event) => event.id)).toEqual(
+        data.map((event) => event.id),
+      );
+    });
+
+    it('should list no checkpoints before success and three, one per epoch, after', async () => {
+      const id = await createJob({ suffix: 'ck' });
+      const early = await getJob(id, '/checkpoints');
+      expect(early.status).toBe(200);
+      expect(early.json).toEqual({ object: 'list', data: [], has_more: false });
+      const done = await untilSucceeded(id);
+      const model = `ft:gpt-4o-mini:sim:ck:${id.slice(6, 14)}`;
+      expect(done.json.fine_tuned_model).toBe(model);
+
+      const all = await getJob(id, '/checkpoints');
+      expect(all.json.has_more).toBe(false);
+      const data = all.json.data as Record<string, unknown>[];
+      expect(data.map((checkpoint) => checkpoint.step_number)).toEqual([3, 2, 1]);
+      expect(data[0]).toEqual({
+        object: 'fine_tuning.job.checkpoint',
+        id: expect.stringMatching(/^ftckpt-[A-Za-z0-9]{24}$/),
+        created_at: expect.any(Number),
+        fine_tuned_model_checkpoint: `${model}:ckpt-step-3`,
+        fine_tuning_job_id: id,
+        metrics: {
+          step: 3,
+          train_loss: 0.3333,
+          train_mean_token_accuracy: 0.8,
+          valid_loss: expect.any(Number),
+          valid_mean_token_accuracy: expect.any(Number),
+          full_valid_loss: expect.any(Number),
+          full_valid_mean_token_accuracy: expect.any(Number),
+        },
+        step_number: 3,
+      });
+
+      const first = await getJob(id, '/checkpoints?limit=2');
+      expect(first.json.has_more).toBe(true);
+      const firstPage = first.json.data as { id: string }[];
+      expect(firstPage.map((checkpoint) => checkpoint.id)).toEqual(
+        data.slice(0, 2).map((checkpoint) => checkpoint.id),
+      );
+      const rest = await getJob(id, `/checkpoints?after=${firstPage.at(-1)?.id ?? ''}`);
+      expect(rest.json).toMatchObject({ has_more: false, data: [data[2]] });
+    });
+
+    it('should fault and record the pause, resume, events and checkpoints routes', async () => {
+      const id = await createJob();
+      const routes = [
+        'fine_tuning.pause',
+        'fine_tuning.resume',
+        'fine_tuning.events',
+        'fine_tuning.checkpoints',
+      ] as const;
+      for (const route of routes) sim.addFault({ route, status: 503, times: 1 });
+      expect((await jobAction(id, 'pause')).status).toBe(503);
+      expect((await jobAction(id, 'resume')).status).toBe(503);
+      expect((await getJob(id, '/events')).status).toBe(503);
+      expect((await getJob(id, '/checkpoints')).status).toBe(503);
+      expect((await getJob(id, '/checkpoints')).status).toBe(200);
+      expect(sim.calls.slice(-5).map((c) => c.route)).toEqual([...routes, routes[3]]);
+    });
+
     it('should be driven through the /__sim control API without recording those calls', async () => {
       const control = `http://127.0.0.1:${String(sim.port)}/__sim`;
       const added = await postJson(`${control}/faults`, { route: 'files.list', status: 429 });
@@ -828,6 +1019,62 @@ describe(startSimulator.name, () => {
         key,
       );
       expect(job.status).toBe(201);
+    });
+
+    it('should show Azure job statuses, organisation_id, the warning level and model name', async () => {
+      // Steps long enough to see 'pending' between polls.
+      sim = await start({ dialect: 'azure', apiKey: 'az-key', statusStepMs: 100 });
+      const training = String(
+        (
+          await uploadForm(
+            multipart([
+              { name: 'file', filename: 't.jsonl', content: Buffer.from('{"messages":[]}\n') },
+              { name: 'purpose', value: 'fine-tune' },
+              ...dotExpiry,
+            ]),
+          )
+        ).json.id,
+      );
+      const jobs = `${sim.apiBase}/openai/fine_tuning/jobs`;
+      const created = await postJson(
+        `${jobs}?${version}`,
+        { model: 'gpt-4o-mini', training_file: training },
+        key,
+      );
+      expect(created.status).toBe(201);
+      expect(created.json).toMatchObject({ status: 'created', organisation_id: 'org-sim' });
+      expect(created.json).not.toHaveProperty('organization_id');
+      const id = String(created.json.id);
+      const read = (tail = ''): Promise<Reply> =>
+        call('GET', `${jobs}/${id}${tail}?${version}`, { headers: key });
+      const act = (action: 'pause' | 'resume'): Promise<Reply> =>
+        call('POST', `${jobs}/${id}/${action}?${version}`, { headers: key });
+      expect((await act('pause')).json.status).toBe('paused');
+      expect((await act('resume')).json.status).toBe('created');
+
+      const pending = await waitFor(read, (reply) => reply.json.status !== 'created');
+      expect(pending.json.status).toBe('pending');
+      const done = await waitFor(read, (reply) => reply.json.status === 'succeeded');
+      const model = String(done.json.fine_tuned_model);
+      expect(model).toMatch(/^gpt-4o-mini\.ft-[0-9a-f]{32}$/);
+      expect((await read()).json.fine_tuned_model).toBe(model);
+
+      const levels = ((await read('/events')).json.data as { level: string }[]).map(
+        (event) => event.level,
+      );
+      expect(levels).toContain('warning');
+      expect(levels).not.toContain('warn');
+      const checkpoints = (await read('/checkpoints')).json.data as Record<string, unknown>[];
+      expect(checkpoints.map((c) => c.fine_tuned_model_checkpoint)).toEqual([
+        `${model}:ckpt-step-3`,
+        `${model}:ckpt-step-2`,
+        `${model}:ckpt-step-1`,
+      ]);
+      const refused = await act('resume');
+      expect(refused.status).toBe(400);
+      expect(refused.json.error).toMatchObject({
+        message: "Cannot resume a job with status 'succeeded'.",
+      });
     });
 
     it('should reject an api-version other than the configured one', async () => {

@@ -400,6 +400,26 @@ class Simulator implements SimulatedUpstream {
       case 'fine_tuning.cancel':
         sendJson(d.res, 200, await this.jobs.cancel(id));
         return;
+      case 'fine_tuning.pause':
+        sendJson(d.res, 200, await this.jobs.pause(id));
+        return;
+      case 'fine_tuning.resume':
+        sendJson(d.res, 200, await this.jobs.resume(id));
+        return;
+      case 'fine_tuning.events':
+        sendJson(
+          d.res,
+          200,
+          await this.jobs.events(id, parseAfter(query), parseLimit(query, 20, 100)),
+        );
+        return;
+      case 'fine_tuning.checkpoints':
+        sendJson(
+          d.res,
+          200,
+          await this.jobs.checkpoints(id, parseAfter(query), parseLimit(query, 10, 100)),
+        );
+        return;
     }
   }
 

@@ -22,7 +22,11 @@ export type SimRoute =
   | 'fine_tuning.create'
   | 'fine_tuning.list'
   | 'fine_tuning.retrieve'
-  | 'fine_tuning.cancel';
+  | 'fine_tuning.cancel'
+  | 'fine_tuning.pause'
+  | 'fine_tuning.resume'
+  | 'fine_tuning.events'
+  | 'fine_tuning.checkpoints';
 
 export const SIM_ROUTES: readonly SimRoute[] = [
   'files.create',
@@ -44,6 +48,10 @@ export const SIM_ROUTES: readonly SimRoute[] = [
   'fine_tuning.list',
   'fine_tuning.retrieve',
   'fine_tuning.cancel',
+  'fine_tuning.pause',
+  'fine_tuning.resume',
+  'fine_tuning.events',
+  'fine_tuning.checkpoints',
 ];
 
 export interface FaultRule {
