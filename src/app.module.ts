@@ -11,12 +11,14 @@ import { ConfigModule } from './config/config.module';
 import type { ResolvedDataSource } from './database/data-source-options';
 import { DatabaseModule } from './database/database.module';
 import { FilesModule } from './files/files.module';
+import { FineTuningModule } from './fine-tuning/fine-tuning.module';
 import { HealthModule } from './health/health.module';
 import { IdCodecModule } from './id-codec/id-codec.module';
 import { JobsModule } from './jobs/jobs.module';
 import { LifecycleModule } from './lifecycle/lifecycle.module';
 import { ManagedRefsModule } from './managed-refs/managed-refs.module';
 import { ModelCallsModule } from './model-calls/model-calls.module';
+import { ModelsModule } from './models/models.module';
 import { ProviderRouterModule } from './provider-router/provider-router.module';
 
 /** Query/body validation errors become a 400 naming the first offending field in `param`. */
@@ -46,8 +48,10 @@ export class AppModule {
         ManagedRefsModule,
         ProviderRouterModule,
         FilesModule,
+        ModelsModule,
         ModelCallsModule,
         BatchesModule,
+        FineTuningModule,
         HealthModule,
       ],
       providers: [

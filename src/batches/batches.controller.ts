@@ -11,8 +11,9 @@ import type { ObjectRecord } from '../managed-objects/object-record';
 import { Refs, UsesManagedRefs } from '../managed-refs/managed-refs.guard';
 import type { RefField } from '../managed-refs/ref-field';
 import type { ResolvedRefs } from '../managed-refs/resolved-refs';
-import { BatchesService, type BatchList, type BatchObject } from './batches.service';
-import { ListBatchesQueryDto } from './dto/list-batches-query.dto';
+import type { ObjectList, ProviderObject } from '../managed-objects/managed-objects.service';
+import { BatchesService } from './batches.service';
+import { ListObjectsQueryDto } from '../managed-objects/dto/list-objects-query.dto';
 
 const INPUT_FILE: RefField = { in: 'body', path: 'input_file_id', kind: 'file' };
 const BATCH_ID: RefField = { in: 'params', path: 'batch_id', kind: 'batch' };
@@ -50,7 +51,7 @@ export class BatchesController {
     @Res({ passthrough: true }) response: Response,
     @Refs() refs: ResolvedRefs,
     @CurrentCaller() caller: Caller,
-  ): Promise<BatchObject> {
+  ): Promise<ProviderObject> {
     const input = refs.inBody('file')[0];
     if (!input) {
       return Promise.reject(missingInputFile());
@@ -71,10 +72,10 @@ export class BatchesController {
   })
   @ApiErrorResponses(400)
   list(
-    @Query() query: ListBatchesQueryDto,
+    @Query() query: ListObjectsQueryDto,
     @Refs() refs: ResolvedRefs,
     @CurrentCaller() caller: Caller,
-  ): Promise<BatchList> {
+  ): Promise<ObjectList> {
     return this.batches.list(caller, refs.at(AFTER.path)?.payload.uid ?? null, query.limit ?? 20);
   }
 
@@ -86,7 +87,7 @@ export class BatchesController {
   retrieve(
     @Refs() refs: ResolvedRefs,
     @Res({ passthrough: true }) response: Response,
-  ): Promise<BatchObject> {
+  ): Promise<ProviderObject> {
     return this.batches.retrieve(batchOf(refs), clientGone(response));
   }
 
@@ -99,7 +100,7 @@ export class BatchesController {
   cancel(
     @Refs() refs: ResolvedRefs,
     @Res({ passthrough: true }) response: Response,
-  ): Promise<BatchObject> {
+  ): Promise<ProviderObject> {
     return this.batches.cancel(batchOf(refs), clientGone(response));
   }
 }

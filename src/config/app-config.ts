@@ -46,8 +46,8 @@ export interface AppConfig {
   readonly cacheTtlMs: number;
   /** How often the file sweeper runs. */
   readonly sweepIntervalMs: number;
-  /** How often batches still running are refreshed from their provider in the background. */
-  readonly batchRefreshIntervalMs: number;
+  /** How often batches and fine-tuning jobs still running are refreshed from their provider in the background. */
+  readonly refreshIntervalMs: number;
   /** A pending upload whose heartbeat is older than this belongs to a process that died. */
   readonly sweepStaleAfterMs: number;
   /** How long in-flight requests may finish after SIGTERM before the process exits anyway. */

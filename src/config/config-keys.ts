@@ -107,8 +107,11 @@ const MODEL_LIST_ENTRY: KeySpec = {
   ours: {
     model_name: null,
     litellm_params: LITELLM_PARAMS,
-    // Only `id` is read (and validated by the schema); the rest is LiteLLM's metadata.
-    model_info: { ours: { id: null }, freeForm: true },
+    // These are read (and validated by the schema); the rest is LiteLLM's metadata.
+    model_info: {
+      ours: { id: null, base_model: null, fine_tuned_deployments: null },
+      freeForm: true,
+    },
   },
   litellm: ['rpm', 'tpm'],
 };

@@ -17,4 +17,16 @@ export interface Deployment {
   readonly apiVersion: string | null;
   /** Share of traffic relative to the other deployments of the model (LiteLLM's `weight`). */
   readonly weight: number;
+  /**
+   * The base model fine-tuning jobs on this deployment train (`model_info.base_model`, the
+   * LiteLLM key): Azure names deployments freely, its fine-tuning API wants the model.
+   * Absent: `upstreamModel`.
+   */
+  readonly baseModel?: string;
+  /**
+   * Azure: fine-tuned models an operator has deployed on this resource, fine-tuned model name
+   * → Azure deployment name (`model_info.fine_tuned_deployments`). On OpenAI a fine-tuned
+   * model is served by the same endpoint under its own name, so no mapping is needed.
+   */
+  readonly fineTunedDeployments?: Readonly<Record<string, string>>;
 }

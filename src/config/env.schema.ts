@@ -27,7 +27,7 @@ export interface EnvironmentVariables {
   readonly UPSTREAM_TIMEOUT_MS: number;
   readonly CACHE_TTL_MS: number;
   readonly SWEEP_INTERVAL_MS: number;
-  readonly BATCH_REFRESH_INTERVAL_MS: number;
+  readonly REFRESH_INTERVAL_MS: number;
   readonly SWEEP_STALE_AFTER_MS: number;
   readonly DRAIN_TIMEOUT_MS: number;
   readonly DEPLOYMENT_COOLDOWN_MS: number;
@@ -82,7 +82,7 @@ export function parseEnvironment(env: Env, problems: string[]): EnvironmentVaria
     UPSTREAM_TIMEOUT_MS: int('UPSTREAM_TIMEOUT_MS', 600_000, 100),
     CACHE_TTL_MS: int('CACHE_TTL_MS', 300_000, 0),
     SWEEP_INTERVAL_MS: int('SWEEP_INTERVAL_MS', 60_000, 1000),
-    BATCH_REFRESH_INTERVAL_MS: int('BATCH_REFRESH_INTERVAL_MS', 30_000, 1000),
+    REFRESH_INTERVAL_MS: int('REFRESH_INTERVAL_MS', 30_000, 1000),
     SWEEP_STALE_AFTER_MS: int('SWEEP_STALE_AFTER_MS', 120_000, 1000),
     DRAIN_TIMEOUT_MS: int('DRAIN_TIMEOUT_MS', 30_000, 0),
     DEPLOYMENT_COOLDOWN_MS: int('DEPLOYMENT_COOLDOWN_MS', 30_000, 0),

@@ -15,9 +15,29 @@ import {
   Min,
   ValidateIf,
   ValidateNested,
+  registerDecorator,
+  type ValidationOptions,
 } from 'class-validator';
 
 const REQUIRED = 'required';
+
+/** An object whose every value is a non-empty string. */
+function IsStringRecord(options: ValidationOptions): PropertyDecorator {
+  return (target, propertyKey) => {
+    registerDecorator({
+      name: 'isStringRecord',
+      target: target.constructor,
+      propertyName: String(propertyKey),
+      options,
+      validator: {
+        validate: (value: unknown) =>
+          typeof value === 'object' &&
+          value !== null &&
+          Object.values(value).every((v) => typeof v === 'string' && v !== ''),
+      },
+    });
+  };
+}
 
 /**
  * The YAML config file. `model_list` is LiteLLM's format unchanged so that existing LiteLLM
@@ -55,6 +75,18 @@ export class ModelInfo {
   @IsString()
   @IsNotEmpty()
   id?: string;
+
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  base_model?: string;
+
+  @IsOptional()
+  @IsObject()
+  @IsStringRecord({
+    message: 'fine_tuned_deployments maps fine-tuned model names to deployment names (strings)',
+  })
+  fine_tuned_deployments?: Record<string, string>;
 }
 
 export class ModelListEntry {

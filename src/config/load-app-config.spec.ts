@@ -370,7 +370,7 @@ gateway:
     const env = { CONFIG_PATH: writeConfig(VALID), OPENAI_KEY: 'k', ALICE_KEY: 'k' };
     expect(loadAppConfig(env)).toMatchObject({
       sweepIntervalMs: 60_000,
-      batchRefreshIntervalMs: 30_000,
+      refreshIntervalMs: 30_000,
       sweepStaleAfterMs: 120_000,
       drainTimeoutMs: 30_000,
       deploymentCooldownMs: 30_000,

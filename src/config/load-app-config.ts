@@ -137,7 +137,7 @@ export function loadAppConfig(env: Env): AppConfig {
     upstreamTimeoutMs: vars.UPSTREAM_TIMEOUT_MS,
     cacheTtlMs: vars.CACHE_TTL_MS,
     sweepIntervalMs: vars.SWEEP_INTERVAL_MS,
-    batchRefreshIntervalMs: vars.BATCH_REFRESH_INTERVAL_MS,
+    refreshIntervalMs: vars.REFRESH_INTERVAL_MS,
     sweepStaleAfterMs: vars.SWEEP_STALE_AFTER_MS,
     drainTimeoutMs: vars.DRAIN_TIMEOUT_MS,
     deploymentCooldownMs: vars.DEPLOYMENT_COOLDOWN_MS,
@@ -322,6 +322,12 @@ function toDeployment(
     apiKey: params.api_key ?? '',
     apiVersion: params.api_version ?? null,
     weight: params.weight ?? 1,
+    ...(entry.model_info?.base_model
+      ? { baseModel: entry.model_info.base_model.replace(/^[^/]+\//, '') }
+      : {}),
+    ...(entry.model_info?.fine_tuned_deployments
+      ? { fineTunedDeployments: { ...entry.model_info.fine_tuned_deployments } }
+      : {}),
   };
 }
 

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { JobsModule } from '../jobs/jobs.module';
-import { ManagedObjectsModule } from '../managed-objects/managed-objects.module';
+import { ManagedObjectsStoreModule } from '../managed-objects/managed-objects-store.module';
 import { FileSweeperService } from './file-sweeper.service';
 import { FilesController } from './files.controller';
 import { FilesRepository } from './files.repository';
@@ -17,7 +17,7 @@ import { ManagedFile } from './managed-file.entity';
 @Module({
   imports: [
     TypeOrmModule.forFeature([ManagedFile, ManagedFileCopy]),
-    ManagedObjectsModule,
+    ManagedObjectsStoreModule,
     JobsModule,
   ],
   controllers: [FilesController],

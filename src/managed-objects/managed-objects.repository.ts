@@ -134,6 +134,8 @@ export class ManagedObjectsRepository {
     readonly caller: Caller;
     readonly after: string | null;
     readonly limit: number;
+    /** Only objects whose stored answer contains this JSON (`{metadata: {k: v}}`). */
+    readonly contains?: Readonly<Record<string, unknown>>;
   }): Promise<ObjectPage> {
     const params: unknown[] = [];
     const p = (value: unknown): string => {
@@ -147,6 +149,8 @@ export class ManagedObjectsRepository {
       p,
     );
     if (visible) where.push(visible);
+    if (query.contains)
+      where.push(`o.provider_object @> ${p(JSON.stringify(query.contains))}::jsonb`);
     if (query.after) {
       const cursor = p(query.after);
       where.push(

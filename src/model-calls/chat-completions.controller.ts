@@ -1,6 +1,8 @@
 import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import type { Caller } from '../common/auth/caller';
+import { CurrentCaller } from '../common/auth/current-caller.decorator';
 import { ApiErrorResponses } from '../common/errors/error-response.dto';
 import type { GatewayRequest } from '../common/http/request-context';
 import { Refs, UsesManagedRefs } from '../managed-refs/managed-refs.guard';
@@ -32,9 +34,10 @@ export class ChatCompletionsController {
     @Req() request: GatewayRequest,
     @Res() response: Response,
     @Refs() refs: ResolvedRefs,
+    @CurrentCaller() caller: Caller,
   ): Promise<void> {
     const body = request.body as JsonObject & Record<string, unknown>;
-    const { model, deployments } = this.calls.deploymentsOfModel(body);
+    const { model, deployments } = await this.calls.deploymentsOfModel(body, caller);
     const candidates = this.calls.eligible(model, deployments, refs);
     const result = await this.calls.call(
       candidates,

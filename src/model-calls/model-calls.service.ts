@@ -2,11 +2,14 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Response } from 'express';
-import { ApiError, InvalidRequestError, UpstreamError } from '../common/errors/api-error';
+import type { Caller } from '../common/auth/caller';
+import { UpstreamError } from '../common/errors/api-error';
+import { ModelCatalogService, type ModelRoute } from '../models/model-catalog.service';
 import { toCallerError } from '../provider-router/caller-error';
 import { clientGone } from '../common/http/client-gone';
 import type { GatewayRequest } from '../common/http/request-context';
 import type { Deployment } from '../config/deployment';
+import { deploymentsHoldingEvery, providerFileIdOn } from '../files/file-placement';
 import type { FileRecord } from '../files/file-record';
 import type { ResolvedRefs } from '../managed-refs/resolved-refs';
 import type { ProviderCall, ProviderReply } from '../provider-router/provider-client';
@@ -31,27 +34,14 @@ export type ReplyRewrite = (text: string) => string;
 export class ModelCallsService {
   private readonly logger = new Logger(ModelCallsService.name);
 
-  constructor(private readonly router: ProviderRouterService) {}
+  constructor(
+    private readonly router: ProviderRouterService,
+    private readonly catalog: ModelCatalogService,
+  ) {}
 
-  /** The model named in a call body; 404 `model_not_found` for a name the config does not know. */
-  deploymentsOfModel(body: unknown): { model: string; deployments: readonly Deployment[] } {
-    const model = isObject(body) ? body.model : undefined;
-    if (typeof model !== 'string' || model === '') {
-      throw new InvalidRequestError("Missing required parameter: 'model'.", {
-        param: 'model',
-        code: 'missing_required_parameter',
-      });
-    }
-    const deployments = this.router.deploymentsOf(model);
-    if (deployments.length === 0) {
-      throw new ApiError(
-        404,
-        'invalid_request_error',
-        `The model '${model}' does not exist or you do not have access to it. Models you may use: ${this.router.modelNames.join(', ')}.`,
-        { param: 'model', code: 'model_not_found' },
-      );
-    }
-    return { model, deployments };
+  /** The model named in a call body, as the caller may use it (see ModelCatalogService.resolve). */
+  deploymentsOfModel(body: unknown, caller: Caller): Promise<ModelRoute> {
+    return this.catalog.resolve(isObject(body) ? body.model : undefined, caller);
   }
 
   /**
@@ -59,32 +49,12 @@ export class ModelCallsService {
    * none, naming the file, the model, and the models the file was uploaded for.
    */
   eligible(model: string, deployments: readonly Deployment[], refs: ResolvedRefs): Deployment[] {
-    const files = refs.records<FileRecord>('file');
-    let candidates = [...deployments];
-    for (const file of files) {
-      const held = new Set(file.copies.filter((c) => c.providerFileId).map((c) => c.deploymentId));
-      const next = candidates.filter((d) => held.has(d.id));
-      if (next.length === 0) {
-        const ref = refs.inBody('file').find((r) => r.payload.uid === file.id);
-        const uploadedFor = [
-          ...new Set(
-            [...held].flatMap((id) => {
-              const d = this.router.deployment(id);
-              return d ? [d.modelName] : [];
-            }),
-          ),
-        ];
-        throw new InvalidRequestError(
-          `The file '${ref?.id ?? file.id}' has no copy on any deployment of model '${model}'` +
-            (candidates.length < deployments.length ? ' that also holds the other files' : '') +
-            `; it was uploaded for: ${uploadedFor.join(', ') || 'no model still configured'}. ` +
-            `Upload it with target_model_names including '${model}'.`,
-          { param: ref?.location.where ?? 'model', code: 'file_not_on_model' },
-        );
-      }
-      candidates = next;
-    }
-    return candidates;
+    return deploymentsHoldingEvery(
+      refs.inBody('file'),
+      deployments,
+      model,
+      (id) => this.router.deployment(id)?.modelName,
+    );
   }
 
   /**
@@ -104,7 +74,7 @@ export class ModelCallsService {
       return await this.router.callOne(
         candidates,
         (deployment) => {
-          refs.rewrite('file', (ref) => providerFileId(ref.record as FileRecord, deployment));
+          refs.rewrite('file', (ref) => providerFileIdOn(ref.record as FileRecord, deployment));
           return build(deployment);
         },
         signal,
@@ -165,21 +135,6 @@ export class ModelCallsService {
     }
     return mapped;
   }
-}
-
-function providerFileId(record: FileRecord, deployment: Deployment): string {
-  const copy = record.copies.find((c) => c.deploymentId === deployment.id);
-  if (!copy?.providerFileId) {
-    // eligible() admitted only deployments holding every file.
-    throw new Error(`file ${record.id} has no copy on ${deployment.id}`);
-  }
-  return copy.providerFileId;
-}
-
-export function replaceAll(text: string, map: ReadonlyMap<string, string>): string {
-  let out = text;
-  for (const [from, to] of map) out = out.split(from).join(to);
-  return out;
 }
 
 /**

@@ -14,7 +14,8 @@ import type { RefField } from '../managed-refs/ref-field';
 import type { ResolvedRef, ResolvedRefs } from '../managed-refs/resolved-refs';
 import type { JsonObject, ProviderCall } from '../provider-router/provider-client';
 import { ProviderRouterService } from '../provider-router/provider-router.service';
-import { ModelCallsService, replaceAll, type ReplyRewrite } from './model-calls.service';
+import { replaceAll } from '../common/text/replace-all';
+import { ModelCallsService, type ReplyRewrite } from './model-calls.service';
 import type { ResponseRecord } from './response-refs';
 
 const RESPONSE_ID: RefField = { in: 'params', path: 'response_id', kind: 'response' };
@@ -57,7 +58,7 @@ export class ResponsesController {
     @CurrentCaller() caller: Caller,
   ): Promise<void> {
     const body = request.body as JsonObject & Record<string, unknown>;
-    const { model, deployments } = this.calls.deploymentsOfModel(body);
+    const { model, deployments } = await this.calls.deploymentsOfModel(body, caller);
     let candidates = this.calls.eligible(model, deployments, refs);
     const previous = refs.inBody('response')[0] as ResolvedRef<ResponseRecord> | undefined;
     if (previous?.record) {

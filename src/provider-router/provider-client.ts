@@ -57,6 +57,16 @@ export interface ProviderOperations {
   'batches.create': { readonly body: JsonObject };
   'batches.retrieve': { readonly id: string };
   'batches.cancel': { readonly id: string };
+  // https://platform.openai.com/docs/api-reference/fine-tuning
+  'fine_tuning.jobs.create': { readonly body: JsonObject };
+  'fine_tuning.jobs.retrieve': { readonly id: string };
+  'fine_tuning.jobs.cancel': { readonly id: string };
+  'fine_tuning.jobs.pause': { readonly id: string };
+  'fine_tuning.jobs.resume': { readonly id: string };
+  /** `query` is passed through (`after`, `limit`). */
+  'fine_tuning.jobs.list_events': { readonly id: string; readonly query?: URLSearchParams };
+  /** `query` is passed through (`after`, `limit`). */
+  'fine_tuning.jobs.checkpoints.list': { readonly id: string; readonly query?: URLSearchParams };
 }
 
 export type ProviderOperation = keyof ProviderOperations;

@@ -68,6 +68,11 @@ export class ProviderRouterService {
     return [...this.byModel.keys()];
   }
 
+  /** Every configured deployment, in config order. */
+  get deployments(): readonly Deployment[] {
+    return this.config.deployments;
+  }
+
   deployment(id: string): Deployment | undefined {
     return this.byId.get(id);
   }

@@ -372,7 +372,7 @@ describe('Batches refreshed in the background (job engine)', () => {
         { id: 'a-openai', modelName: 'model-a', dialect: 'openai' },
         { id: 'b-openai', modelName: 'model-b', dialect: 'openai' },
       ],
-      batchRefreshIntervalMs: INTERVAL_MS,
+      refreshIntervalMs: INTERVAL_MS,
     });
     alice = new OpenAI({ baseURL: `${t.baseUrl}/v1`, apiKey: t.keys.alice, maxRetries: 0 });
   });
@@ -416,7 +416,7 @@ describe('Batches refreshed in the background (job engine)', () => {
   }
 
   it('should register the output file of a batch nobody polls, once, with two replicas refreshing', async () => {
-    const replica = await createTestApp({ replicaOf: t, batchRefreshIntervalMs: INTERVAL_MS });
+    const replica = await createTestApp({ replicaOf: t, refreshIntervalMs: INTERVAL_MS });
     try {
       const ids = await Promise.all([
         startBatch('model-a'),

@@ -130,7 +130,13 @@ describe('Background jobs (e2e)', () => {
     const queues = (
       res.body as { checks: { jobs: { queues: Record<string, Record<string, number>> } } }
     ).checks.jobs.queues;
-    expect(Object.keys(queues).sort()).toEqual(['batch-refresh', 'batches-refresh', 'files-sweep']);
+    expect(Object.keys(queues).sort()).toEqual([
+      'batch-refresh',
+      'batch-refresh-pass',
+      'files-sweep',
+      'fine-tuning-job-refresh',
+      'fine-tuning-job-refresh-pass',
+    ]);
     for (const counts of Object.values(queues)) {
       expect(Object.keys(counts).sort()).toEqual(
         ['active', 'cancelled', 'completed', 'created', 'failed', 'retry'].sort(),

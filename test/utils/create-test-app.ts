@@ -72,8 +72,8 @@ export interface TestAppOptions {
    * keys (what replicas of one deployment share). Closing it leaves them to the first app.
    */
   readonly replicaOf?: TestApp;
-  /** BATCH_REFRESH_INTERVAL_MS: how often running batches are refreshed in the background. */
-  readonly batchRefreshIntervalMs?: number;
+  /** REFRESH_INTERVAL_MS: how often running batches and fine-tuning jobs are refreshed in the background. */
+  readonly refreshIntervalMs?: number;
 }
 
 export interface TestApp {
@@ -195,9 +195,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       ...(options.sweepIntervalMs === undefined
         ? {}
         : { SWEEP_INTERVAL_MS: String(options.sweepIntervalMs) }),
-      ...(options.batchRefreshIntervalMs === undefined
+      ...(options.refreshIntervalMs === undefined
         ? {}
-        : { BATCH_REFRESH_INTERVAL_MS: String(options.batchRefreshIntervalMs) }),
+        : { REFRESH_INTERVAL_MS: String(options.refreshIntervalMs) }),
     });
     const app = await createApp(config);
     let closing: Promise<void> | null = null;

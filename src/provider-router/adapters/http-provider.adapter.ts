@@ -10,6 +10,7 @@ import {
   type ProviderContent,
   type ProviderFile,
   type ProviderFilePage,
+  type ProviderOperation,
   type ProviderReply,
   type UpstreamHeaders,
   type UploadRequest,
@@ -66,6 +67,14 @@ export abstract class HttpProviderAdapter implements ProviderClient {
   protected abstract parseError(body: unknown): ParsedUpstreamError;
 
   /** The upstream's request id header; dialects with another name override it. */
+  /**
+   * A JSON answer in OpenAI's shape, for dialects whose objects differ (Azure's fine-tuning
+   * statuses and field names). OpenAI's answers are already.
+   */
+  protected normaliseReply(_operation: ProviderOperation, body: unknown): unknown {
+    return body;
+  }
+
   protected requestId(headers: IncomingHttpHeaders): string | null {
     return headerValue(headers['x-request-id']) ?? null;
   }
@@ -179,7 +188,7 @@ export abstract class HttpProviderAdapter implements ProviderClient {
       if (response.statusCode < 200 || response.statusCode >= 300) {
         throw await this.errorFrom(deployment, response);
       }
-      return await this.replyOf(deployment, response);
+      return await this.replyOf(deployment, request.operation, response);
     } catch (error) {
       throw this.callError(deployment, error, signal);
     }
@@ -188,6 +197,7 @@ export abstract class HttpProviderAdapter implements ProviderClient {
   /** JSON is read whole (it is small and callers rewrite it); anything else is handed on unread. */
   private async replyOf(
     deployment: Deployment,
+    operation: ProviderOperation,
     response: Dispatcher.ResponseData,
   ): Promise<ProviderReply> {
     const headers = this.upstreamHeaders(response.headers);
@@ -199,7 +209,7 @@ export abstract class HttpProviderAdapter implements ProviderClient {
       let body: unknown = null;
       if (text.trim() !== '') {
         try {
-          body = JSON.parse(text);
+          body = this.normaliseReply(operation, JSON.parse(text) as unknown);
         } catch {
           throw new ProviderError(
             'upstream answered with malformed JSON',

@@ -59,6 +59,41 @@ const OPERATION_ROUTES: {
     path: (p) => `/batches/${id(p)}/cancel`,
     perDeployment: false,
   },
+  'fine_tuning.jobs.create': {
+    method: 'POST',
+    path: () => '/fine_tuning/jobs',
+    perDeployment: false,
+  },
+  'fine_tuning.jobs.retrieve': {
+    method: 'GET',
+    path: (p) => `/fine_tuning/jobs/${id(p)}`,
+    perDeployment: false,
+  },
+  'fine_tuning.jobs.cancel': {
+    method: 'POST',
+    path: (p) => `/fine_tuning/jobs/${id(p)}/cancel`,
+    perDeployment: false,
+  },
+  'fine_tuning.jobs.pause': {
+    method: 'POST',
+    path: (p) => `/fine_tuning/jobs/${id(p)}/pause`,
+    perDeployment: false,
+  },
+  'fine_tuning.jobs.resume': {
+    method: 'POST',
+    path: (p) => `/fine_tuning/jobs/${id(p)}/resume`,
+    perDeployment: false,
+  },
+  'fine_tuning.jobs.list_events': {
+    method: 'GET',
+    path: (p) => `/fine_tuning/jobs/${id(p)}/events`,
+    perDeployment: false,
+  },
+  'fine_tuning.jobs.checkpoints.list': {
+    method: 'GET',
+    path: (p) => `/fine_tuning/jobs/${id(p)}/checkpoints`,
+    perDeployment: false,
+  },
 };
 
 /** A call resolved to its HTTP shape, still dialect-neutral. */

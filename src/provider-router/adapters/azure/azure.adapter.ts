@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Deployment } from '../../../config/deployment';
-import type { UploadRequest } from '../../provider-client';
+import type { ProviderOperation, UploadRequest } from '../../provider-client';
 import {
   asRecord,
   HttpProviderAdapter,
@@ -8,6 +8,7 @@ import {
   type ParsedUpstreamError,
 } from '../http-provider.adapter';
 import type { ResolvedOperation } from '../operation-routes';
+import { openAiFineTuning } from './azure-fine-tuning';
 
 /**
  * Azure's allowed file expiry window. Azure requires an expiry on upload; when the caller gave
@@ -58,6 +59,10 @@ export class AzureAdapter extends HttpProviderAdapter {
       ? `/deployments/${encodeURIComponent(deployment.upstreamModel)}${operation.path}`
       : operation.path;
     return this.url(deployment, path, operation.query);
+  }
+
+  protected override normaliseReply(operation: ProviderOperation, body: unknown): unknown {
+    return openAiFineTuning(operation, body);
   }
 
   /** The dated API's `{error:{code,message,target?}}` and the v1 API's OpenAI-like body. */

@@ -2,7 +2,7 @@ import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 
-export class ListBatchesQueryDto {
+export class ListObjectsQueryDto {
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
   @IsOptional()
   @Type(() => Number)
@@ -11,7 +11,7 @@ export class ListBatchesQueryDto {
   @Max(100, { message: 'limit must be an integer between 1 and 100' })
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'Cursor: the id of the last batch of the previous page.' })
+  @ApiPropertyOptional({ description: 'Cursor: the id of the last object of the previous page.' })
   @IsOptional()
   @IsString()
   after?: string;
