@@ -84,7 +84,7 @@ export class ModelInfo {
   @IsOptional()
   @IsObject()
   @IsStringRecord({
-    message: 'fine_tuned_deployments maps fine-tuned model names to deployment names (strings)',
+    message: 'must map fine-tuned model names to deployment names (strings)',
   })
   fine_tuned_deployments?: Record<string, string>;
 }

@@ -430,4 +430,25 @@ gateway:
       'gateway.max_json_body_bytes: must not be less than 1024',
     ]);
   });
+
+  it("should read an Azure deployment's fine-tuning base model and fine-tuned deployments, and refuse a malformed map", () => {
+    const env = { OPENAI_KEY: 'k', ALICE_KEY: 'k' };
+    const tuned = VALID.replace(
+      'model_info: { id: azure-mini }',
+      'model_info: { id: azure-mini, base_model: azure/gpt-4o-mini-2024-07-18, fine_tuned_deployments: { "gpt-4o-mini-2024-07-18.ft-abc": mini-tuned } }',
+    );
+    const config = loadAppConfig({ ...env, CONFIG_PATH: writeConfig(tuned) });
+    const azure = config.deployments[1];
+    expect(azure.baseModel).toBe('gpt-4o-mini-2024-07-18');
+    expect(azure.fineTunedDeployments).toEqual({ 'gpt-4o-mini-2024-07-18.ft-abc': 'mini-tuned' });
+    expect(config.deployments[0].baseModel).toBeUndefined();
+
+    const wrong = VALID.replace(
+      'model_info: { id: azure-mini }',
+      'model_info: { id: azure-mini, fine_tuned_deployments: { "x.ft-1": 3 } }',
+    );
+    expect(problemsOf(() => loadAppConfig({ ...env, CONFIG_PATH: writeConfig(wrong) }))).toEqual([
+      'model_list[1].model_info.fine_tuned_deployments: must map fine-tuned model names to deployment names (strings)',
+    ]);
+  });
 });

@@ -387,6 +387,7 @@ class Simulator implements SimulatedUpstream {
         return;
       case 'fine_tuning.create': {
         const body = await readJsonObject(d.body);
+        d.record.body = body;
         // Azure's dated API answers job creation with 201 (reference §7).
         sendJson(d.res, this.dialect === 'azure' ? 201 : 200, this.jobs.create(body));
         return;

@@ -74,6 +74,8 @@ export interface TestAppOptions {
   readonly replicaOf?: TestApp;
   /** REFRESH_INTERVAL_MS: how often running batches and fine-tuning jobs are refreshed in the background. */
   readonly refreshIntervalMs?: number;
+  /** Extra `model_info` keys per deployment id (`fine_tuned_deployments`, `base_model`). */
+  readonly modelInfo?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
 export interface TestApp {
@@ -227,7 +229,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       reset: async () => {
         for (const sim of Object.values(sims)) sim.reset();
         for (const proxy of Object.values(proxies)) proxy.clear();
-        await dataSource.query('TRUNCATE managed_file_copies, managed_files, managed_objects');
+        await dataSource.query(
+          'TRUNCATE managed_file_copies, managed_files, managed_objects, fine_tuned_models',
+        );
       },
       close: async () => {
         if (closed) return;
@@ -280,7 +284,7 @@ function configYaml(
         api_key: simKeys[d.id],
         ...(d.dialect === 'azure' ? { api_version: AZURE_API_VERSION } : {}),
       },
-      model_info: { id: d.id },
+      model_info: { ...options.modelInfo?.[d.id], id: d.id },
     })),
     gateway,
   });

@@ -10,7 +10,32 @@ export type JsonObject = Record<string, unknown>;
 export const SPEC_FILE = join(__dirname, '..', 'fixtures', 'openai-openapi-subset.json');
 /** The base URI the spec is registered under in ajv; its local `#/...` refs resolve against it. */
 export const SPEC_ID = 'https://openai.test/openai-openapi-subset.json';
-export const SPEC: unknown = JSON.parse(readFileSync(SPEC_FILE, 'utf8'));
+export const SPEC: unknown = toJsonSchema2020(JSON.parse(readFileSync(SPEC_FILE, 'utf8')));
+
+/**
+ * OpenAPI 3.0's boolean `exclusiveMinimum`/`exclusiveMaximum` (beside `minimum`/`maximum`),
+ * which some of OpenAI's fine-tuning schemas still use, in JSON Schema 2020-12's numeric form;
+ * ajv refuses to compile the boolean one.
+ */
+function toJsonSchema2020(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(toJsonSchema2020);
+  if (typeof node !== 'object' || node === null) return node;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) out[key] = toJsonSchema2020(value);
+  for (const [exclusive, bound] of [
+    ['exclusiveMinimum', 'minimum'],
+    ['exclusiveMaximum', 'maximum'],
+  ] as const) {
+    if (typeof out[exclusive] !== 'boolean') continue;
+    if (out[exclusive] === true && typeof out[bound] === 'number') {
+      out[exclusive] = out[bound];
+      delete out[bound];
+    } else {
+      delete out[exclusive];
+    }
+  }
+  return out;
+}
 
 export function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
