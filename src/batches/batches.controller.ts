@@ -25,12 +25,6 @@ const AFTER: RefField = {
   load: false,
 };
 
-function batchOf(refs: ResolvedRefs): ObjectRecord {
-  const record = refs.at<ObjectRecord>(BATCH_ID.path)?.record;
-  if (!record) throw new Error('a :batch_id route without its managed reference');
-  return record;
-}
-
 @ApiTags('batches')
 @ApiBearerAuth()
 @ApiErrorResponses(401)
@@ -88,7 +82,7 @@ export class BatchesController {
     @Refs() refs: ResolvedRefs,
     @Res({ passthrough: true }) response: Response,
   ): Promise<ProviderObject> {
-    return this.batches.retrieve(batchOf(refs), clientGone(response));
+    return this.batches.retrieve(refs.recordOf<ObjectRecord>(BATCH_ID), clientGone(response));
   }
 
   @Post(':batch_id/cancel')
@@ -101,7 +95,7 @@ export class BatchesController {
     @Refs() refs: ResolvedRefs,
     @Res({ passthrough: true }) response: Response,
   ): Promise<ProviderObject> {
-    return this.batches.cancel(batchOf(refs), clientGone(response));
+    return this.batches.cancel(refs.recordOf<ObjectRecord>(BATCH_ID), clientGone(response));
   }
 }
 

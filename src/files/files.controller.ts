@@ -36,12 +36,6 @@ const AFTER_CURSOR: RefField = {
   load: false,
 };
 
-function fileOf(refs: ResolvedRefs): FileRecord {
-  const record = refs.at<FileRecord>(FILE_ID.path)?.record;
-  if (!record) throw new Error('a :file_id route without its managed reference');
-  return record;
-}
-
 @ApiTags('files')
 @ApiBearerAuth()
 @ApiErrorResponses(401)
@@ -87,7 +81,7 @@ export class FilesController {
   @ApiOkResponse({ type: FileObjectDto })
   @ApiErrorResponses(403, 404)
   retrieve(@Refs() refs: ResolvedRefs): FileObject {
-    return this.files.toFileObject(fileOf(refs));
+    return this.files.toFileObject(refs.recordOf<FileRecord>(FILE_ID));
   }
 
   @Get(':file_id/content')
@@ -105,7 +99,7 @@ export class FilesController {
     @Req() request: GatewayRequest,
     @Res() response: Response,
   ): Promise<void> {
-    const file = fileOf(refs);
+    const file = refs.recordOf<FileRecord>(FILE_ID);
     const { content } = await this.files.content(file, clientGone(response));
     response.status(200).setHeader('content-type', content.contentType);
     if (content.contentLength) {
@@ -126,7 +120,7 @@ export class FilesController {
   @ApiOkResponse({ type: DeleteFileResponseDto })
   @ApiErrorResponses(403, 404)
   async delete(@Refs() refs: ResolvedRefs): Promise<{ id: string; object: 'file'; deleted: true }> {
-    const file = fileOf(refs);
+    const file = refs.recordOf<FileRecord>(FILE_ID);
     await this.files.delete(file);
     return { id: this.files.toFileObject(file).id, object: 'file', deleted: true };
   }

@@ -30,12 +30,6 @@ const AFTER: RefField = {
 const METADATA_KEY = /^metadata\[(.+)\]$/;
 const PAGE_LIMIT = /^[1-9][0-9]{0,3}$/;
 
-function jobOf(refs: ResolvedRefs): ObjectRecord {
-  const record = refs.at<ObjectRecord>(JOB_ID.path)?.record;
-  if (!record) throw new Error('a :fine_tuning_job_id route without its managed reference');
-  return record;
-}
-
 @ApiTags('fine-tuning')
 @ApiBearerAuth()
 @ApiErrorResponses(401)
@@ -99,7 +93,7 @@ export class FineTuningController {
     @Refs() refs: ResolvedRefs,
     @Res({ passthrough: true }) response: Response,
   ): Promise<ProviderObject> {
-    return this.jobs.retrieve(jobOf(refs), clientGone(response));
+    return this.jobs.retrieve(refs.recordOf<ObjectRecord>(JOB_ID), clientGone(response));
   }
 
   @Post(':fine_tuning_job_id/cancel')
@@ -112,7 +106,11 @@ export class FineTuningController {
     @Refs() refs: ResolvedRefs,
     @Res({ passthrough: true }) response: Response,
   ): Promise<ProviderObject> {
-    return this.jobs.act(jobOf(refs), 'fine_tuning.jobs.cancel', clientGone(response));
+    return this.jobs.act(
+      refs.recordOf<ObjectRecord>(JOB_ID),
+      'fine_tuning.jobs.cancel',
+      clientGone(response),
+    );
   }
 
   @Post(':fine_tuning_job_id/pause')
@@ -125,7 +123,11 @@ export class FineTuningController {
     @Refs() refs: ResolvedRefs,
     @Res({ passthrough: true }) response: Response,
   ): Promise<ProviderObject> {
-    return this.jobs.act(jobOf(refs), 'fine_tuning.jobs.pause', clientGone(response));
+    return this.jobs.act(
+      refs.recordOf<ObjectRecord>(JOB_ID),
+      'fine_tuning.jobs.pause',
+      clientGone(response),
+    );
   }
 
   @Post(':fine_tuning_job_id/resume')
@@ -138,7 +140,11 @@ export class FineTuningController {
     @Refs() refs: ResolvedRefs,
     @Res({ passthrough: true }) response: Response,
   ): Promise<ProviderObject> {
-    return this.jobs.act(jobOf(refs), 'fine_tuning.jobs.resume', clientGone(response));
+    return this.jobs.act(
+      refs.recordOf<ObjectRecord>(JOB_ID),
+      'fine_tuning.jobs.resume',
+      clientGone(response),
+    );
   }
 
   @Get(':fine_tuning_job_id/events')
@@ -155,7 +161,7 @@ export class FineTuningController {
     @Res({ passthrough: true }) response: Response,
   ): Promise<unknown> {
     return this.jobs.page(
-      jobOf(refs),
+      refs.recordOf<ObjectRecord>(JOB_ID),
       'fine_tuning.jobs.list_events',
       pageQuery(request),
       clientGone(response),
@@ -176,7 +182,7 @@ export class FineTuningController {
     @Res({ passthrough: true }) response: Response,
   ): Promise<unknown> {
     return this.jobs.page(
-      jobOf(refs),
+      refs.recordOf<ObjectRecord>(JOB_ID),
       'fine_tuning.jobs.checkpoints.list',
       pageQuery(request),
       clientGone(response),

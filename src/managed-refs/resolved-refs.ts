@@ -23,6 +23,16 @@ export class ResolvedRefs {
       ResolvedRef<R> | undefined;
   }
 
+  /**
+   * The record of a route's required param (`:file_id`, `:batch_id`): the guard has loaded it
+   * or refused the request, so its absence is a wiring mistake, not a caller's.
+   */
+  recordOf<R extends OwnedRecord>(field: RefField): R {
+    const record = this.at<R>(field.path)?.record;
+    if (!record) throw new Error(`a :${field.path} route without its managed reference`);
+    return record;
+  }
+
   /** The records of one kind, each once, in the order the request first names them. */
   records<R extends OwnedRecord>(kind: IdKind): R[] {
     const seen = new Map<string, R>();
