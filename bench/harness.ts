@@ -283,6 +283,42 @@ export function readRss(pid: number): number | null {
   }
 }
 
+export interface RssSummary {
+  startBytes: number;
+  peakBytes: number;
+  samples: number;
+}
+
+/** Samples a process's RSS (VmRSS) every `intervalMs` until stopped: start and peak. */
+export class RssSampler {
+  private startBytes: number | null = null;
+  private peakBytes = 0;
+  private samples = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly pid: number,
+    intervalMs = 50,
+  ) {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), intervalMs);
+  }
+
+  stop(): RssSummary {
+    clearInterval(this.timer);
+    this.sample();
+    return { startBytes: this.startBytes ?? 0, peakBytes: this.peakBytes, samples: this.samples };
+  }
+
+  private sample(): void {
+    const rss = readRss(this.pid);
+    if (rss === null) return;
+    this.startBytes ??= rss;
+    this.peakBytes = Math.max(this.peakBytes, rss);
+    this.samples++;
+  }
+}
+
 /**
  * User + system CPU seconds the process has used so far (0 when unreadable); with
  * `reapedChildren`, plus that of its children that have exited and been waited for.
@@ -492,13 +528,19 @@ export function storeLabel(store: StoreOptions): string {
 /**
  * LiteLLM model_list YAML: one deployment of MODEL per api base, the bench API key, and
  * `gateway:` settings given as YAML lines (JSON scalars are valid YAML, so values are quoted).
+ * `upstreamModels[i]` is deployment i's upstream model (default UPSTREAM_MODEL): distinct ones
+ * let a benchmark check that each copy of a batch file was rewritten for its own deployment.
  */
-export function gatewayConfig(apiBases: readonly string[], gatewayLines: string[] = []): string {
+export function gatewayConfig(
+  apiBases: readonly string[],
+  gatewayLines: string[] = [],
+  upstreamModels: readonly string[] = [],
+): string {
   const q = (s: string): string => JSON.stringify(s);
   const deployments = apiBases.map(
     (apiBase, i) =>
       `  - model_name: ${q(MODEL)}\n` +
-      `    litellm_params: { model: ${q(`openai/${UPSTREAM_MODEL}`)}, api_base: ${q(apiBase)}, api_key: ${q(SIM_KEY)} }\n` +
+      `    litellm_params: { model: ${q(`openai/${upstreamModels[i] ?? UPSTREAM_MODEL}`)}, api_base: ${q(apiBase)}, api_key: ${q(SIM_KEY)} }\n` +
       `    model_info: { id: ${q(`bench-sim-${i + 1}`)} }\n`,
   );
   return (
@@ -569,6 +611,8 @@ export interface GatewayLaunch {
   store: StoreOptions;
   /** Extra `gateway:` config lines, e.g. `max_upload_bytes: 2147483648`. */
   gatewayLines?: string[];
+  /** Each deployment's upstream model, in `apiBases` order (see gatewayConfig). */
+  upstreamModels?: readonly string[];
   /** Node flags before dist/main.js (e.g. from cpuProfArgs). */
   nodeArgs?: string[];
   /** Runs `wrapper[0] ...wrapper[1..] node …` (e.g. `/usr/bin/time -v -o FILE`). */
@@ -580,7 +624,10 @@ export interface GatewayLaunch {
 /** The gateway (dist/main.js) with a bench config, once `/health/ready` answers 200. */
 export async function startGateway(launch: GatewayLaunch): Promise<Gateway> {
   const configPath = join(launch.workDir, `${launch.name}.yaml`);
-  writeFileSync(configPath, gatewayConfig(launch.apiBases, launch.gatewayLines));
+  writeFileSync(
+    configPath,
+    gatewayConfig(launch.apiBases, launch.gatewayLines, launch.upstreamModels),
+  );
   const port = await freePort();
   const env = gatewayEnv(configPath, port, join(launch.workDir, 'data'), launch.store);
   const nodeArgs = [...(launch.nodeArgs ?? []), GATEWAY_MAIN];

@@ -32,11 +32,13 @@ import {
   median,
   progress,
   readRss,
+  RssSampler,
   runBench,
   startGateway,
   startSimulator,
   type Child,
   type CpuSplit,
+  type RssSummary,
   type Sim,
 } from './harness';
 
@@ -57,7 +59,6 @@ const GiB = 1024 * MiB;
 const CHUNK_BYTES = 64 * KiB;
 /** The payload is this many pseudo-random bytes, repeated; a multiple of CHUNK_BYTES. */
 const PATTERN_BYTES = 1 * MiB;
-const RSS_SAMPLE_MS = 50;
 /** One small upload each way before measuring, so JIT and connection set-up are not timed. */
 const WARMUP_BYTES = 16 * MiB;
 
@@ -198,43 +199,6 @@ function positiveInteger(name: string, text: string): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
   return n;
-}
-
-// ---------------------------------------------------------------------------------------------
-// RSS sampling
-// ---------------------------------------------------------------------------------------------
-
-interface RssSummary {
-  startBytes: number;
-  peakBytes: number;
-  samples: number;
-}
-
-/** Samples a process's RSS every RSS_SAMPLE_MS until stopped. */
-class RssSampler {
-  private startBytes: number | null = null;
-  private peakBytes = 0;
-  private samples = 0;
-  private readonly timer: NodeJS.Timeout;
-
-  constructor(private readonly pid: number) {
-    this.sample();
-    this.timer = setInterval(() => this.sample(), RSS_SAMPLE_MS);
-  }
-
-  stop(): RssSummary {
-    clearInterval(this.timer);
-    this.sample();
-    return { startBytes: this.startBytes ?? 0, peakBytes: this.peakBytes, samples: this.samples };
-  }
-
-  private sample(): void {
-    const rss = readRss(this.pid);
-    if (rss === null) return;
-    this.startBytes ??= rss;
-    this.peakBytes = Math.max(this.peakBytes, rss);
-    this.samples++;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
