@@ -37,7 +37,7 @@ import {
   type FormFields,
 } from './upload/create-file-fields';
 import { BatchFileIds } from './upload/batch-file-ids';
-import { BatchFileError, batchLineRewriter } from './upload/batch-jsonl';
+import { BatchFileCheck, BatchFileError, batchLineRewriter } from './upload/batch-jsonl';
 import { DEFAULT_BATCH_LIMITS } from './upload/batch-limits';
 import { IncomingUpload } from './upload/incoming-upload';
 import { SpoolFile } from './upload/spool-file';
@@ -236,6 +236,8 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
   ): { open(deployment: Deployment, body: Readable): Readable; readonly failure: Error | null } {
     const targets = new Set(fields.targetModelNames ?? this.config.defaultTargetModels);
     const fileIds = new BatchFileIds(caller, this.ids, (payloads) => this.loadMany(payloads));
+    // One check of every line for all copies: each copy only splices in its own values.
+    const check = new BatchFileCheck(DEFAULT_BATCH_LIMITS, (model) => targets.has(model));
     const state: { failure: Error | null } = { failure: null };
     return {
       get failure() {
@@ -248,7 +250,7 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
           batchLineRewriter({
             modelFor: (model) => (targets.has(model) ? deployment.upstreamModel : undefined),
             fileIdFor: (unifiedId) => fileIds.providerIdFor(deployment.id, unifiedId),
-            limits: DEFAULT_BATCH_LIMITS,
+            check,
           }),
           (error) => {
             if (error instanceof BatchFileError && state.failure === null) {

@@ -13,14 +13,19 @@ const CARRY_CHARS = 4096;
 /**
  * The managed files a batch input file names inside its lines, resolved for the uploading
  * caller while the file streams. The rewriter (batch-jsonl.ts) looks ids up synchronously, so
- * each deployment's stream passes a gate first: it spots `file-…` tokens in the bytes about to
- * pass, starts their lookup (once per id for the whole upload, whatever the number of
- * deployments) and lets the bytes through once those lookups are done. An id the caller may not
- * use, or that we never issued, resolves to nothing and the rewriter refuses its line.
+ * each deployment's stream passes a gate first: the bytes are searched for `file-…` tokens, their
+ * lookups start (once per id for the whole upload, whatever the number of deployments) and the
+ * bytes pass once those lookups are done. The search, too, runs once per upload: every gate
+ * reads the same spooled bytes from the start, so a gate behind the furthest one only waits for
+ * the lookups in flight. An id the caller may not use, or that we never issued, resolves to
+ * nothing and the rewriter refuses its line.
  */
 export class BatchFileIds {
   private readonly lookups = new Map<string, Promise<FileRecord | null>>();
   private readonly resolved = new Map<string, FileRecord | null>();
+  private readonly inFlight = new Set<Promise<FileRecord | null>>();
+  /** How far into the upload's bytes some gate has searched for ids. */
+  private searchedThrough = 0;
 
   constructor(
     private readonly caller: Caller,
@@ -37,22 +42,34 @@ export class BatchFileIds {
     return copy?.providerFileId ?? undefined;
   }
 
-  /** A pass-through that holds each chunk until the ids in it are resolved. */
+  /**
+   * A pass-through over the upload's bytes from the start that holds each chunk until the ids
+   * in it are resolved. Every gate of one upload must see the same bytes (the spool's).
+   */
   gate(): Transform {
-    let carry = '';
+    /** Bytes this gate passed, and the last CARRY_CHARS of them. */
+    let offset = 0;
+    let carry: Buffer = Buffer.alloc(0);
     return new Transform({
       transform: (chunk: Buffer, _encoding, callback: TransformCallback) => {
-        const text = carry + chunk.toString('latin1');
-        carry = text.slice(-CARRY_CHARS);
-        const waits: Array<Promise<unknown>> = [];
-        for (const [token] of text.matchAll(FILE_ID_TOKEN)) {
-          if (!this.resolved.has(token)) waits.push(this.lookup(token));
+        const end = offset + chunk.length;
+        if (end > this.searchedThrough) {
+          // The carried tail, so an id split across two chunks is seen whole.
+          const text = carry.toString('latin1') + chunk.toString('latin1');
+          for (const [token] of text.matchAll(FILE_ID_TOKEN)) {
+            if (!this.resolved.has(token)) void this.lookup(token);
+          }
+          this.searchedThrough = end;
         }
-        if (waits.length === 0) {
+        carry = tail(carry, chunk);
+        offset = end;
+        // Every id in the chunk is resolved or in flight; in flight may be more (ids further
+        // on, found by a gate ahead): waiting for them too costs a little time, never a wrong id.
+        if (this.inFlight.size === 0) {
           callback(null, chunk);
           return;
         }
-        Promise.all(waits).then(
+        Promise.all(this.inFlight).then(
           () => callback(null, chunk),
           (error: unknown) => callback(error as Error),
         );
@@ -63,10 +80,15 @@ export class BatchFileIds {
   private lookup(token: string): Promise<FileRecord | null> {
     let pending = this.lookups.get(token);
     if (!pending) {
-      pending = this.resolve(token).then((record) => {
+      const started = this.resolve(token).then((record) => {
         this.resolved.set(token, record);
         return record;
       });
+      this.inFlight.add(started);
+      const settled = (): void => void this.inFlight.delete(started);
+      // A failed lookup stays in flight: every gate waiting from now on fails with it.
+      started.then(settled, () => undefined);
+      pending = started;
       this.lookups.set(token, pending);
     }
     return pending;
@@ -78,4 +100,10 @@ export class BatchFileIds {
     const record = (await this.load([payload])).get(payload.uid) ?? null;
     return record && canAccess(this.caller, record.owner) ? record : null;
   }
+}
+
+/** The last CARRY_CHARS bytes of `carry` followed by `chunk`, copied (not a view of the chunk). */
+function tail(carry: Buffer, chunk: Buffer): Buffer {
+  if (chunk.length >= CARRY_CHARS) return Buffer.from(chunk.subarray(chunk.length - CARRY_CHARS));
+  return Buffer.concat([carry, chunk]).subarray(-CARRY_CHARS);
 }

@@ -4,11 +4,13 @@ import { pipeline } from 'node:stream/promises';
 import { InvalidRequestError } from '../../common/errors/api-error';
 import {
   BATCH_ENDPOINTS,
+  BatchFileCheck,
   BatchFileError,
   batchLineRewriter,
   type BatchFileErrorCode,
   type BatchLineRewrite,
 } from './batch-jsonl';
+import { FILE_ID_PATHS } from '../../managed-refs/file-id-paths';
 import { DEFAULT_BATCH_LIMITS, type BatchLimits } from './batch-limits';
 
 const PUBLIC_MODEL = 'gpt-4o-mini';
@@ -216,6 +218,31 @@ describe(batchLineRewriter.name, () => {
           ],
         },
       });
+    });
+
+    it('should rewrite a managed file id at every path the model-call routes resolve', async () => {
+      /** A body holding `value` at `path`, each `[*]` being the second item of its array. */
+      const bodyAt = (path: string, value: string): Record<string, Json> => {
+        const build = (segments: readonly string[]): Json => {
+          if (segments.length === 0) return value;
+          const [head, ...rest] = segments;
+          if (!head.endsWith('[*]')) return { [head]: build(rest) };
+          return { [head.slice(0, -3)]: [{ type: 'text', text: 'first' }, build(rest)] };
+        };
+        return build(path.split('.')) as Record<string, Json>;
+      };
+      const paths = Object.values(FILE_ID_PATHS).flat();
+      expect(paths.length).toBeGreaterThanOrEqual(3);
+      for (const path of paths) {
+        const ok = await run([line(request('1', bodyAt(path, 'file-managedA')))]);
+        expect(ok.error).toBeNull();
+        expect(ok.output).toContain('"file-providerA"');
+        expect(ok.output).not.toContain('file-managedA');
+        const refused = await run([line(request('1', bodyAt(path, 'file-elsewhere')))]);
+        const where = `body.${path.replaceAll('[*]', '[1]')}`;
+        expectBatchError(refused, 1, 'unknown_file_id');
+        expect(refused.error?.message).toContain(`${where} "file-elsewhere"`);
+      }
     });
 
     it('should leave file ids alone that are not managed ids, null, or outside the declared paths', async () => {
@@ -753,6 +780,119 @@ describe(batchLineRewriter.name, () => {
       // The generator must reach both outcomes, or the property proves little.
       expect(valid).toBeGreaterThan(30);
       expect(valid).toBeLessThan(270);
+    });
+  });
+
+  describe('copies sharing one check', () => {
+    /** Three deployments of one upload: each its own model and provider file ids. */
+    const deployments = ['east', 'west', 'north'].map((name) => ({
+      name,
+      modelFor: (m: string) => (m === PUBLIC_MODEL ? `${UPSTREAM_MODEL}-${name}` : undefined),
+      fileIdFor: (id: string) => (id in FILES ? `${FILES[id]}-${name}` : undefined),
+    }));
+    const check = (limits: Partial<BatchLimits> = {}) =>
+      new BatchFileCheck({ ...DEFAULT_BATCH_LIMITS, ...limits }, (m) => m === PUBLIC_MODEL);
+    const withFile = (customId: string, fileId = 'file-managedA') =>
+      request(customId, {
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: `question ${customId}` },
+              { type: 'file', file: { file_id: fileId } },
+            ],
+          },
+        ],
+      });
+
+    it('should write each copy for its own deployment, checking every line once for all of them', async () => {
+      const input = Buffer.from(
+        `\uFEFF${line(withFile('1')).replace('\n', '\r\n')}${line(withFile('2', 'file-managedB'))}${line(request('3'))}\n`,
+      );
+      const alone = await Promise.all(
+        deployments.map((d) => run([input], { ...d, limits: DEFAULT_BATCH_LIMITS })),
+      );
+      const parse = jest.spyOn(JSON, 'parse');
+      const shared = check();
+      const together = await Promise.all(
+        deployments.map((d, k) => run(chunked(input, [k + 1, 7, 64]), { ...d, check: shared })),
+      );
+      const parsed = parse.mock.calls.length;
+      parse.mockRestore();
+      expect(together.map((o) => o.error)).toEqual([null, null, null]);
+      expect(together.map((o) => o.output)).toEqual(alone.map((o) => o.output));
+      expect(together[1].output).toContain('"file_id":"file-providerB-west"');
+      expect(together[2].output).toContain(`"model":"${UPSTREAM_MODEL}-north"`);
+      // One JSON.parse per request line, not one per line and deployment.
+      expect(parsed).toBe(3);
+    });
+
+    it('should fail every copy at the same line with the same error, whatever its pace', async () => {
+      const input =
+        [1, 2, 3, 4, 5, 6].map((n) => line(withFile(String(n)))).join('') + line(withFile('3'));
+      const shared = check();
+      // The first copy runs alone to its end; the others start only then, one in small chunks.
+      const first = await run([input], { ...deployments[0], check: shared });
+      const rest = await Promise.all([
+        run(chunked(Buffer.from(input), [5]), { ...deployments[1], check: shared }),
+        run([input], { ...deployments[2], check: shared }),
+      ]);
+      for (const outcome of [first, ...rest]) {
+        expectBatchError(outcome, 7, 'duplicate_custom_id', /already used on line 3/);
+        expect(outcome.error?.message).toBe(first.error?.message);
+        expect(outcome.pushed.split('\n')).toHaveLength(7); // lines 1-6, and nothing after
+      }
+      expect(rest[0].pushed).toContain('file-providerA-west');
+    });
+
+    it('should serve a copy thousands of lines behind, and a copy retried from the start', async () => {
+      // More lines than the check keeps verdicts for: the late copies find the values again.
+      const count = 5000;
+      const lines = Array.from({ length: count }, (_, n) =>
+        line(n % 2 === 0 ? withFile(`r${n}`) : request(`r${n}`)),
+      );
+      const input = Buffer.from(`\uFEFF${lines.join('').replaceAll('\n', '\r\n')}`);
+      const expected = (d: (typeof deployments)[number]) =>
+        lines
+          .join('')
+          .replaceAll(
+            `"model":"${PUBLIC_MODEL}"`,
+            `"model":${JSON.stringify(d.modelFor(PUBLIC_MODEL))}`,
+          )
+          .replaceAll(
+            '"file_id":"file-managedA"',
+            `"file_id":${JSON.stringify(d.fileIdFor('file-managedA'))}`,
+          );
+      const shared = check({ maxLines: count });
+      const ahead = await run(chunked(input, [64 * 1024]), { ...deployments[0], check: shared });
+      const behind = await run(chunked(input, [4096]), { ...deployments[1], check: shared });
+      const retried = await run([input], { ...deployments[1], check: shared });
+      expect([ahead.error, behind.error, retried.error]).toEqual([null, null, null]);
+      expect(ahead.output).toBe(expected(deployments[0]));
+      expect(behind.output).toBe(expected(deployments[1]));
+      expect(retried.output).toBe(behind.output);
+    });
+
+    it('should refuse a line on a deployment that has no copy of a file it names', async () => {
+      const input = line(request('1')) + line(withFile('2', 'file-managedB'));
+      const shared = check();
+      const noB = {
+        ...deployments[2],
+        fileIdFor: (id: string) => (id === 'file-managedA' ? 'a' : undefined),
+      };
+      const [ok, refused] = await Promise.all([
+        run([input], { ...deployments[0], check: shared }),
+        run([input], { ...noB, check: shared }),
+      ]);
+      expect(ok.error).toBeNull();
+      expectBatchError(
+        refused,
+        2,
+        'unknown_file_id',
+        /body\.messages\[0\]\.content\[1\]\.file\.file_id/,
+      );
+      // Line 1 went out, rewritten for this deployment; no byte of line 2 did.
+      expect(refused.pushed).toBe(rewritten(request('1'), `${UPSTREAM_MODEL}-north`));
     });
   });
 

@@ -3,35 +3,41 @@ import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { InvalidRequestError } from '../../common/errors/api-error';
 import { ID_PREFIXES } from '../../id-codec/id-codec';
+import { FILE_ID_PATHS } from '../../managed-refs/file-id-paths';
 import type { BatchLimits } from './batch-limits';
 
 /*
- * Design: one rewriter per deployment, no separate scan.
+ * Design: one check of every line per upload, one cheap splice per deployment.
  *
  * The upload fan-out gives every deployment its own Readable over the spooled upload; each is piped
- * through its own `batchLineRewriter`. Validation is part of the rewrite, so every deployment
- * applies the same checks to the same bytes and fails at the same line with the same error, and
- * there is no second pass over the file (nor a place to keep its result) before the copies start.
- * The price is that the checks run once per deployment, so the rewriter must be cheap: it never
- * re-serialises a line. JSON.parse validates it and yields the few fields checked; a light scanner
- * that trusts the now-validated text finds the byte ranges of `body.model` and of the declared file
- * ids; the output is the input bytes with only those ranges replaced. So key order, whitespace,
- * escapes and numbers that JSON.parse cannot represent (1e400, integers beyond 2^53, -0) reach the
- * provider byte for byte; only the values the gateway owns change.
+ * through its own `batchLineRewriter`, and all of them share one `BatchFileCheck`. A line is
+ * validated once, by whichever rewriter reaches it first: JSON.parse checks it and yields the few
+ * fields checked; a light scanner that trusts the now-validated text finds the byte ranges of
+ * `body.model` and of the managed file ids. That verdict is kept, and every rewriter that reaches
+ * the line later uses it: its output is the line's bytes with only those ranges replaced by its
+ * own deployment's values. So each deployment fails at the same line with the same error (there
+ * is one check), key order, whitespace, escapes and numbers JSON.parse cannot represent (1e400,
+ * integers beyond 2^53, -0) reach the provider byte for byte, and there is no separate pass over
+ * the file before the copies start.
  *
- * Memory: complete lines are handled as they arrive; only the unfinished line is held, and never
- * more than `limits.maxLineBytes` of it. Output is pushed once per input chunk, and Node's
- * Transform does not ask for the next chunk while its readable side is over its high-water mark,
- * so a slow provider slows the spool reader instead of filling memory.
+ * Memory: complete lines are handled as they arrive; each rewriter holds only its unfinished line,
+ * and never more than `limits.maxLineBytes` of it. Output is pushed once per input chunk, and
+ * Node's Transform does not ask for the next chunk while its readable side is over its high-water
+ * mark, so a slow provider slows its spool reader instead of filling memory. The check keeps the
+ * verdicts (offsets and ids, not bytes) of the last few thousand lines only: a rewriter further
+ * behind than that, or a copy retried from the start, finds the ranges again with the scanner
+ * alone (the line was validated already, and the spooled bytes do not change).
  *
- * Cost, measured on the 2-vCPU benchmark VM (Node 20.20) with a 100 MB, 50,000-line file of 2 KB
- * chat lines each with a managed file part, 1 MiB chunks: about 220-260 MB/s per rewriter
- * (0.4 s per deployment), ASCII or not; JSON.parse is half of it. So a file going to N
- * deployments costs N × 0.4 s of CPU per 100 MB on top of the plain upload.
+ * Cost, measured on the 2-vCPU benchmark VM (Node 20.20) with `npm run bench:batch-upload` (100
+ * MiB, 50,000 lines of 2 KB chat lines each with a managed file part, three deployments): the
+ * gateway spends about 2.3 s of CPU more on the file as `batch` than as `user_data` (4.3-5.4 s
+ * when every copy ran its own check), so batch uploads are CPU-bound in the gateway at about
+ * 40 MB/s of input. JSON.parse, the scanner, Buffer copies and GC share it (BENCHMARKS.md,
+ * "Batch upload").
  *
- * The checks depend on `modelFor` and `fileIdFor` only through whether they answer; the caller
- * must give every deployment of one upload the same domain (the upload's target model names, the
- * files the caller may use), or the deployments would decide differently.
+ * The check depends on the deployments only through `isTargetModel`; a deployment's `modelFor`
+ * and `fileIdFor` must answer for that same domain (the upload's target model names, the files
+ * the caller may use), or that deployment refuses lines the others accept.
  */
 
 /** Endpoints a batch line may call (OpenAI's batch `endpoint` values that take JSONL lines). */
@@ -66,13 +72,19 @@ export class BatchFileError extends InvalidRequestError {
   }
 }
 
-export interface BatchLineRewrite {
+interface DeploymentRewrite {
   /** The upload's target model names (public) → this deployment's upstream model / Azure deployment. */
   readonly modelFor: (publicModel: string) => string | undefined;
   /** A managed (unified) file id → this deployment's provider file id; undefined when not managed/known. */
   readonly fileIdFor: (unifiedId: string) => string | undefined;
-  readonly limits: BatchLimits;
 }
+
+/**
+ * One deployment's values, and either the upload's shared `check` (every copy of one upload) or
+ * `limits` (a copy checked on its own, its target models being those `modelFor` answers for).
+ */
+export type BatchLineRewrite = DeploymentRewrite &
+  ({ readonly check: BatchFileCheck } | { readonly limits: BatchLimits });
 
 /**
  * Bytes in, bytes out: validates each line of a batch input file and rewrites it for one
@@ -108,9 +120,277 @@ const NEWLINE_BYTES = Buffer.from('\n');
 const FILE_ID_PREFIX = ID_PREFIXES.file;
 const FILE_ID_CACHE_SIZE = 1024;
 
+/** What the check found on a line: where its values are, or that it is blank. */
+interface LineVerdict {
+  /** The line's content within the bytes the rewriter cut: without a byte-order mark or `\r`. */
+  readonly from: number;
+  readonly to: number;
+  /** No request on the line: nothing is written for it. */
+  readonly blank: boolean;
+  /** `body.model` and managed file ids, in text order; offsets into the cut bytes. */
+  readonly spans: readonly RewriteSpan[];
+}
+
+interface RewriteSpan extends Span {
+  /** The managed file id held there; null for `body.model`. */
+  readonly fileId: string | null;
+}
+
+const BLANK_LINE: LineVerdict = Object.freeze({ from: 0, to: 0, blank: true, spans: [] });
+
+/**
+ * Verdicts kept for rewriters that are behind: lines, and their spans in all (a line may name
+ * thousands of files); about 2 MB at most. At the benchmark's 2 KB lines, 8,192 lines is 16 MB
+ * of lag between the fastest and the slowest copy (copies that follow a live upload stay within
+ * a few MB of each other); what is evicted is found again by the scanner.
+ */
+const KEPT_VERDICT_LINES = 8192;
+const KEPT_VERDICT_SPANS = 16_384;
+
+/**
+ * The checks of one batch input file, shared by the rewriters of all its copies (see the design
+ * note): line `n` is validated once, when the first rewriter reaches it, against what the lines
+ * before it established (one url, one model, unique custom_ids, no blank line between requests,
+ * the limits); its verdict serves the others. A line that fails fails every copy with the same
+ * error.
+ */
+export class BatchFileCheck {
+  readonly limits: BatchLimits;
+  /** The first request's public model, once known: every line uses it. */
+  private publicModel: string | null = null;
+  private url: string | null = null;
+  /** The next line to validate; every line before it passed. */
+  private next = 1;
+  private failure: { readonly line: number; readonly error: unknown } | null = null;
+  private requestCount = 0;
+  /** The first blank line not yet known to be trailing. */
+  private blankLine: number | null = null;
+  private readonly customIds = new CustomIds();
+  private readonly kept = new Map<number, LineVerdict>();
+  private keptSpans = 0;
+
+  constructor(
+    limits: BatchLimits,
+    /** Whether a public model is one of the upload's target models. */
+    private readonly isTargetModel: (publicModel: string) => boolean,
+  ) {
+    const { maxLines, maxBytes, maxLineBytes } = limits;
+    for (const [name, value] of Object.entries({ maxLines, maxBytes, maxLineBytes })) {
+      if (!Number.isSafeInteger(value) || value < 1) {
+        // A configuration bug, not a bad file: fail loudly where the check is built.
+        throw new RangeError(`batch limit ${name} must be a positive integer, got ${value}`);
+      }
+    }
+    this.limits = { maxLines, maxBytes, maxLineBytes };
+  }
+
+  /** The file's public model (line 1's), once a request passed. */
+  get model(): string | null {
+    return this.publicModel;
+  }
+
+  /** Requests that passed so far. */
+  get requests(): number {
+    return this.requestCount;
+  }
+
+  /** The verdict on line `n`, `raw` being its bytes without the `\n`; throws the line's error. */
+  verdict(n: number, raw: Buffer): LineVerdict {
+    if (this.failure !== null && n >= this.failure.line) throw this.failure.error;
+    if (n < this.next) return this.kept.get(n) ?? rescan(n, raw);
+    if (n > this.next) {
+      // Rewriters hand lines in order, and line n-1 reached this one before line n.
+      throw new Error(`batch line check: line ${n} before line ${this.next}`);
+    }
+    let verdict: LineVerdict;
+    try {
+      verdict = this.validate(n, raw);
+    } catch (error) {
+      this.failure = { line: n, error };
+      throw error;
+    }
+    this.next = n + 1;
+    this.keep(n, verdict);
+    return verdict;
+  }
+
+  private keep(n: number, verdict: LineVerdict): void {
+    if (verdict.blank) return; // rescan() answers blank lines as cheaply
+    this.kept.set(n, verdict);
+    this.keptSpans += verdict.spans.length;
+    if (this.kept.size <= KEPT_VERDICT_LINES && this.keptSpans <= KEPT_VERDICT_SPANS) return;
+    // A Map iterates in insertion order: the first key is the oldest line.
+    for (const [line, old] of this.kept) {
+      if (this.kept.size <= KEPT_VERDICT_LINES && this.keptSpans <= KEPT_VERDICT_SPANS) break;
+      this.kept.delete(line);
+      this.keptSpans -= old.spans.length;
+    }
+  }
+
+  private validate(n: number, raw: Buffer): LineVerdict {
+    const { from, to } = content(n, raw);
+    const bytes = raw.subarray(from, to);
+    if (isBlank(bytes)) {
+      this.blankLine ??= n;
+      return BLANK_LINE;
+    }
+    if (this.blankLine !== null) {
+      throw new BatchFileError(
+        this.blankLine,
+        'the line is empty; a batch input file has one JSON request on every line.',
+        'invalid_batch_line',
+      );
+    }
+    if (this.requestCount >= this.limits.maxLines) {
+      throw new BatchFileError(
+        n,
+        `the file has more than ${this.limits.maxLines} requests, the limit for a batch input file.`,
+        'too_many_batch_requests',
+      );
+    }
+
+    // Every line is decoded as latin1: one char per byte, so char offsets are byte offsets, and
+    // a one-byte string decodes and parses about twice as fast as the two-byte string UTF-8
+    // text becomes. The grammar JSON.parse checks is the same, since JSON's structural
+    // characters are ASCII and UTF-8 never uses ASCII bytes inside a multi-byte character; only
+    // non-ASCII string values come out wrong, and the few that are used are decoded again from
+    // their own bytes (`exact`). isUtf8 supplies the check a UTF-8 decoder would have made.
+    const ascii = isAscii(bytes);
+    if (!ascii && !isUtf8(bytes)) {
+      throw new BatchFileError(n, 'the line is not valid UTF-8.', 'invalid_batch_line');
+    }
+    const text = bytes.toString('latin1');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      throw new BatchFileError(
+        n,
+        `the line is not valid JSON (${parseError(bytes, error)}).`,
+        'invalid_batch_line',
+      );
+    }
+    // Without a backslash in the line no key or value is escaped: the scanner compares in place.
+    const spans = scanLine(text, bytes.includes(BACKSLASH));
+    const exact = ascii
+      ? asParsed
+      : (value: unknown, path: SpanPath): unknown => {
+          if (typeof value !== 'string' || isAsciiString(value)) return value;
+          // JSON.parse kept the last of duplicate keys; in text order that is the last span.
+          const span = spans.findLast((candidate) => candidate.path === path);
+          return span === undefined ? value : utf8Value(bytes, span);
+        };
+    this.check(n, parsed, exact);
+    this.requestCount++;
+    return verdictOf(from, to, bytes, ascii, spans);
+  }
+
+  /**
+   * The request's own fields. Duplicate keys: JSON.parse keeps the last, as Python's and Go's
+   * decoders do (the file-id and model rewrite covers every copy; see the scanner).
+   * `exact` turns a parsed string back into its real value (see validate).
+   */
+  private check(
+    n: number,
+    line: unknown,
+    exact: (value: unknown, path: SpanPath) => unknown,
+  ): void {
+    const bad = (message: string, code: BatchFileErrorCode = 'invalid_batch_line'): never => {
+      throw new BatchFileError(n, message, code);
+    };
+    if (!isRecord(line)) return bad('the line must be a JSON object (one request).');
+    const { method, url, body } = line;
+    const customId = exact(line.custom_id, SpanPaths.customId);
+    if (typeof customId !== 'string' || customId === '') {
+      return bad('custom_id is required and must be a non-empty string.');
+    }
+    if (method !== 'POST') return bad('method is required and must be "POST".');
+    // A non-ASCII url cannot be an endpoint, so the latin1 reading is enough to refuse it.
+    if (typeof url !== 'string' || !BATCH_ENDPOINTS.includes(url)) {
+      return bad(`url must be one of ${BATCH_ENDPOINTS.join(', ')}.`);
+    }
+    if (!isRecord(body)) return bad('body is required and must be a JSON object.');
+    const model = exact(body.model, SpanPaths.model);
+    if (typeof model !== 'string' || model === '') {
+      return bad('body.model is required and must name one of the target models.');
+    }
+    if (this.url !== null && url !== this.url) {
+      return bad(
+        `url ${shown(url)} differs from line 1's ${shown(this.url)}; a batch calls one endpoint.`,
+        'url_mismatch',
+      );
+    }
+    if (model !== this.publicModel) {
+      if (!this.isTargetModel(model)) {
+        return bad(
+          `body.model ${shown(model)} is not one of the file's target_model_names.`,
+          'model_not_found',
+        );
+      }
+      if (this.publicModel !== null) {
+        // One public model per file (OpenAI's and Azure's rule), checked on the public name so
+        // every deployment decides alike whatever each maps it to.
+        return bad(
+          `body.model ${shown(model)} differs from line 1's ${shown(this.publicModel)}; a batch uses one model.`,
+          'model_mismatch',
+        );
+      }
+    }
+    const firstUse = this.customIds.add(customId, n);
+    if (firstUse !== n) {
+      return bad(
+        `custom_id ${shown(customId)} is already used on line ${firstUse}; custom_id must be unique.`,
+        'duplicate_custom_id',
+      );
+    }
+    this.url = url;
+    this.publicModel = model;
+  }
+}
+
+/** The line without a leading byte-order mark (line 1 only) and a trailing `\r`. */
+function content(n: number, raw: Buffer): { from: number; to: number } {
+  const from = n === 1 && raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? 3 : 0;
+  const to = raw.length > from && raw[raw.length - 1] === CR ? raw.length - 1 : raw.length;
+  return { from, to };
+}
+
+/** The verdict on a line validated before: the scanner alone finds its values again. */
+function rescan(n: number, raw: Buffer): LineVerdict {
+  const { from, to } = content(n, raw);
+  const bytes = raw.subarray(from, to);
+  if (isBlank(bytes)) return BLANK_LINE;
+  const spans = scanLine(bytes.toString('latin1'), bytes.includes(BACKSLASH));
+  return verdictOf(from, to, bytes, isAscii(bytes), spans);
+}
+
+/** The spans a rewriter replaces: `body.model`, and every string at a file-id path that is a managed id. */
+function verdictOf(
+  from: number,
+  to: number,
+  bytes: Buffer,
+  ascii: boolean,
+  spans: readonly Span[],
+): LineVerdict {
+  const replaced: RewriteSpan[] = [];
+  for (const span of spans) {
+    const { path, i, j } = span;
+    let fileId: string | null = null;
+    if (path === SpanPaths.customId) continue;
+    if (path !== SpanPaths.model) {
+      if (bytes[span.start] !== QUOTE) continue; // `"file_id": null` and other non-strings
+      fileId = ascii ? latin1Value(bytes, span) : utf8Value(bytes, span);
+      if (!fileId.startsWith(FILE_ID_PREFIX)) continue;
+    }
+    replaced.push({ start: span.start + from, end: span.end + from, path, i, j, fileId });
+  }
+  return { from, to, blank: false, spans: replaced };
+}
+
 class BatchLineRewriter extends Transform {
-  private readonly modelFor: BatchLineRewrite['modelFor'];
-  private readonly fileIdFor: BatchLineRewrite['fileIdFor'];
+  private readonly modelFor: DeploymentRewrite['modelFor'];
+  private readonly fileIdFor: DeploymentRewrite['fileIdFor'];
+  private readonly shared: BatchFileCheck;
   private readonly limits: BatchLimits;
 
   /** The unfinished line: tails of the chunks received since its start. */
@@ -121,29 +401,28 @@ class BatchLineRewriter extends Transform {
   private lineStart = 0;
   /** Bytes received before the chunk being handled. */
   private received = 0;
-  private requests = 0;
-  /** The first request's url and public model: every later line must use the same. */
-  private url: string | null = null;
-  private model: string | null = null;
   /** `body.model` for this deployment, as JSON bytes, ready to splice in. */
   private upstreamModel: Buffer | null = null;
-  /** The first blank line not yet known to be trailing. */
-  private blankLine: number | null = null;
-  private readonly customIds = new CustomIds();
   private readonly fileIds = new Map<string, Buffer>();
 
   constructor(rewrite: BatchLineRewrite) {
     super();
-    const { maxLines, maxBytes, maxLineBytes } = rewrite.limits;
-    for (const [name, value] of Object.entries({ maxLines, maxBytes, maxLineBytes })) {
-      if (!Number.isSafeInteger(value) || value < 1) {
-        // A configuration bug, not a bad file: fail loudly where the rewriter is built.
-        throw new RangeError(`batch limit ${name} must be a positive integer, got ${value}`);
-      }
-    }
-    this.modelFor = rewrite.modelFor;
     this.fileIdFor = rewrite.fileIdFor;
-    this.limits = { maxLines, maxBytes, maxLineBytes };
+    if ('check' in rewrite) {
+      this.modelFor = rewrite.modelFor;
+      this.shared = rewrite.check;
+    } else {
+      // Checked alone, the target models are those this deployment maps; the check asks first
+      // and the splice next, about the same model, so the answer is asked for once.
+      let last: { model: string; upstream: string | undefined } | null = null;
+      const modelFor = (model: string): string | undefined => {
+        if (last?.model !== model) last = { model, upstream: rewrite.modelFor(model) };
+        return last.upstream;
+      };
+      this.modelFor = modelFor;
+      this.shared = new BatchFileCheck(rewrite.limits, (model) => modelFor(model) !== undefined);
+    }
+    this.limits = this.shared.limits;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -164,7 +443,7 @@ class BatchLineRewriter extends Transform {
     let error: unknown = null;
     try {
       if (this.pendingBytes > 0) this.handleLine(this.takeLine(Buffer.alloc(0)), out);
-      if (this.requests === 0) {
+      if (this.shared.requests === 0) {
         throw new BatchFileError(
           null,
           'The batch input file contains no requests; it needs one JSON request per line.',
@@ -226,164 +505,41 @@ class BatchLineRewriter extends Transform {
   }
 
   private handleLine(raw: Buffer, out: Buffer[]): void {
-    const n = this.lineNo;
-    let bytes = raw;
-    if (n === 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
-      bytes = bytes.subarray(3);
+    const verdict = this.shared.verdict(this.lineNo, raw);
+    if (verdict.blank) return;
+    // Pieces go to `out` only once the whole line passed: a bad file id must not leave half a line.
+    const pieces: Buffer[] = [];
+    let at = verdict.from;
+    for (const span of verdict.spans) {
+      const replacement =
+        span.fileId === null ? this.modelBytes() : this.providerFileId(span.fileId, span);
+      pieces.push(raw.subarray(at, span.start), replacement);
+      at = span.end;
     }
-    if (bytes.length > 0 && bytes[bytes.length - 1] === CR) bytes = bytes.subarray(0, -1);
-    if (isBlank(bytes)) {
-      this.blankLine ??= n;
-      return;
-    }
-    if (this.blankLine !== null) {
-      throw new BatchFileError(
-        this.blankLine,
-        'the line is empty; a batch input file has one JSON request on every line.',
-        'invalid_batch_line',
-      );
-    }
-    this.requests++;
-    if (this.requests > this.limits.maxLines) {
-      throw new BatchFileError(
-        n,
-        `the file has more than ${this.limits.maxLines} requests, the limit for a batch input file.`,
-        'too_many_batch_requests',
-      );
-    }
-
-    // Every line is decoded as latin1: one char per byte, so char offsets are byte offsets, and
-    // a one-byte string decodes and parses about twice as fast as the two-byte string UTF-8
-    // text becomes. The grammar JSON.parse checks is the same, since JSON's structural
-    // characters are ASCII and UTF-8 never uses ASCII bytes inside a multi-byte character; only
-    // non-ASCII string values come out wrong, and the few that are used are decoded again from
-    // their own bytes (`exact`). isUtf8 supplies the check a UTF-8 decoder would have made.
-    const ascii = isAscii(bytes);
-    if (!ascii && !isUtf8(bytes)) {
-      throw new BatchFileError(n, 'the line is not valid UTF-8.', 'invalid_batch_line');
-    }
-    const text = bytes.toString('latin1');
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (error) {
-      throw new BatchFileError(
-        n,
-        `the line is not valid JSON (${parseError(bytes, error)}).`,
-        'invalid_batch_line',
-      );
-    }
-    // Without a backslash in the line no key or value is escaped: the scanner compares in place.
-    const escapes = bytes.includes(BACKSLASH);
-    const spans = scanLine(text, escapes);
-    const exact = ascii
-      ? asParsed
-      : (value: unknown, path: SpanPath): unknown => {
-          if (typeof value !== 'string' || isAsciiString(value)) return value;
-          // JSON.parse kept the last of duplicate keys; in text order that is the last span.
-          const span = spans.findLast((candidate) => candidate.path === path);
-          return span === undefined ? value : utf8Value(bytes, span);
-        };
-    this.check(n, parsed, exact);
-    this.splice(n, spans, bytes, ascii, out);
+    for (const piece of pieces) out.push(piece);
+    out.push(raw.subarray(at, verdict.to), NEWLINE_BYTES);
   }
 
-  /**
-   * The request's own fields. Duplicate keys: JSON.parse keeps the last, as Python's and Go's
-   * decoders do (the file-id and model rewrite covers every copy; see the scanner).
-   * `exact` turns a parsed string back into its real value (see handleLine).
-   */
-  private check(
-    n: number,
-    line: unknown,
-    exact: (value: unknown, path: SpanPath) => unknown,
-  ): void {
-    const bad = (message: string, code: BatchFileErrorCode = 'invalid_batch_line'): never => {
-      throw new BatchFileError(n, message, code);
-    };
-    if (!isRecord(line)) return bad('the line must be a JSON object (one request).');
-    const { method, url, body } = line;
-    const customId = exact(line.custom_id, SpanPaths.customId);
-    if (typeof customId !== 'string' || customId === '') {
-      return bad('custom_id is required and must be a non-empty string.');
-    }
-    if (method !== 'POST') return bad('method is required and must be "POST".');
-    // A non-ASCII url cannot be an endpoint, so the latin1 reading is enough to refuse it.
-    if (typeof url !== 'string' || !BATCH_ENDPOINTS.includes(url)) {
-      return bad(`url must be one of ${BATCH_ENDPOINTS.join(', ')}.`);
-    }
-    if (!isRecord(body)) return bad('body is required and must be a JSON object.');
-    const model = exact(body.model, SpanPaths.model);
-    if (typeof model !== 'string' || model === '') {
-      return bad('body.model is required and must name one of the target models.');
-    }
-    if (this.url !== null && url !== this.url) {
-      return bad(
-        `url ${shown(url)} differs from line 1's ${shown(this.url)}; a batch calls one endpoint.`,
-        'url_mismatch',
-      );
-    }
-    if (model !== this.model) {
+  /** This deployment's model for the file's public model, as JSON bytes. */
+  private modelBytes(): Buffer {
+    if (this.upstreamModel === null) {
+      const model = this.shared.model as string; // a line with a model span passed the check
       const upstream = this.modelFor(model);
       if (upstream === undefined) {
-        return bad(
+        // The check's target models and this deployment's disagree (see the design note).
+        throw new BatchFileError(
+          this.lineNo,
           `body.model ${shown(model)} is not one of the file's target_model_names.`,
           'model_not_found',
         );
       }
-      if (this.model !== null) {
-        // One public model per file (OpenAI's and Azure's rule), checked on the public name so
-        // every deployment decides alike whatever each maps it to.
-        return bad(
-          `body.model ${shown(model)} differs from line 1's ${shown(this.model)}; a batch uses one model.`,
-          'model_mismatch',
-        );
-      }
       this.upstreamModel = Buffer.from(JSON.stringify(upstream));
     }
-    const firstUse = this.customIds.add(customId, n);
-    if (firstUse !== n) {
-      return bad(
-        `custom_id ${shown(customId)} is already used on line ${firstUse}; custom_id must be unique.`,
-        'duplicate_custom_id',
-      );
-    }
-    this.url = url;
-    this.model = model;
-  }
-
-  /** Pushes the line's bytes with `body.model` and the managed file ids replaced. */
-  private splice(
-    n: number,
-    spans: readonly Span[],
-    bytes: Buffer,
-    ascii: boolean,
-    out: Buffer[],
-  ): void {
-    // Pieces go to `out` only once the whole line passed: a bad file id must not leave half a line.
-    const pieces: Buffer[] = [];
-    let at = 0;
-    for (const span of spans) {
-      let replacement: Buffer;
-      if (span.path === SpanPaths.customId) {
-        continue;
-      } else if (span.path === SpanPaths.model) {
-        replacement = this.upstreamModel as Buffer;
-      } else {
-        if (bytes[span.start] !== QUOTE) continue; // `"file_id": null` and other non-strings
-        const id = ascii ? latin1Value(bytes, span) : utf8Value(bytes, span);
-        if (!id.startsWith(FILE_ID_PREFIX)) continue;
-        replacement = this.providerFileId(n, id, span);
-      }
-      pieces.push(bytes.subarray(at, span.start), replacement);
-      at = span.end;
-    }
-    for (const piece of pieces) out.push(piece);
-    out.push(bytes.subarray(at), NEWLINE_BYTES);
+    return this.upstreamModel;
   }
 
   /** This deployment's id for a managed file id, as JSON bytes; files repeat across lines. */
-  private providerFileId(n: number, id: string, span: Span): Buffer {
+  private providerFileId(id: string, span: Span): Buffer {
     const cached = this.fileIds.get(id);
     if (cached !== undefined) return cached;
     const providerId = this.fileIdFor(id);
@@ -391,7 +547,7 @@ class BatchLineRewriter extends Transform {
       // A `file-` id the gateway cannot map is either someone else's or a provider's own id:
       // passing it through would let a line reach a file the caller may not use.
       throw new BatchFileError(
-        n,
+        this.lineNo,
         `${pathOf(span)} ${shown(id)} is not a file this upload can use.`,
         'unknown_file_id',
       );
@@ -439,6 +595,9 @@ interface Span {
   readonly j: number;
 }
 
+const [CHAT_FILE_PATH] = FILE_ID_PATHS.chatCompletions;
+const [INPUT_ITEM_PATH, INPUT_PART_PATH] = FILE_ID_PATHS.responses;
+
 /** The path of a span for error messages, e.g. `body.messages[0].content[1].file.file_id`. */
 function pathOf(span: Span): string {
   switch (span.path) {
@@ -447,18 +606,26 @@ function pathOf(span: Span): string {
     case SpanPaths.model:
       return 'body.model';
     case SpanPaths.chatFile:
-      return `body.messages[${span.i}].content[${span.j}].file.file_id`;
+      return `body.${indexed(CHAT_FILE_PATH, span)}`;
     case SpanPaths.inputItem:
-      return `body.input[${span.i}].file_id`;
+      return `body.${indexed(INPUT_ITEM_PATH, span)}`;
     case SpanPaths.inputPart:
-      return `body.input[${span.i}].content[${span.j}].file_id`;
+      return `body.${indexed(INPUT_PART_PATH, span)}`;
   }
+}
+
+/** A FILE_ID_PATHS path with its `[*]`s replaced by the span's indices, `i` first. */
+function indexed(path: string, span: Span): string {
+  let n = 0;
+  return path.replaceAll('[*]', () => `[${n++ === 0 ? span.i : span.j}]`);
 }
 
 /*
  * The scanner below finds, in text order, the range of every value at `custom_id` (only to decode
- * it exactly), `body.model` and at the file-id paths `body.messages[*].content[*].file.file_id`, `body.input[*].file_id` and
- * `body.input[*].content[*].file_id` (the paths the model-call routes resolve). It runs only on
+ * it exactly), `body.model` and under `body` at the file-id paths of FILE_ID_PATHS (the paths
+ * the model-call routes resolve: `messages[*].content[*].file.file_id`, `input[*].file_id`,
+ * `input[*].content[*].file_id`; pathOf names them from that list, and a test feeds the scanner
+ * every path in it). It runs only on
  * text JSON.parse accepted, so it checks no grammar; it descends only along those paths and skips
  * everything else (strings by indexOf, so megabytes of base64 cost little). It visits every copy
  * of a key, also duplicates JSON.parse dropped, so no copy of a field slips through unrewritten
