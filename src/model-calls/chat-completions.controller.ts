@@ -5,6 +5,7 @@ import type { Caller } from '../common/auth/caller';
 import { CurrentCaller } from '../common/auth/current-caller.decorator';
 import { ApiErrorResponses } from '../common/errors/error-response.dto';
 import type { GatewayRequest } from '../common/http/request-context';
+import { FILE_ID_PATHS, fileIdRefs } from '../managed-refs/file-id-paths';
 import { Refs, UsesManagedRefs } from '../managed-refs/managed-refs.guard';
 import type { ResolvedRefs } from '../managed-refs/resolved-refs';
 import type { JsonObject } from '../provider-router/provider-client';
@@ -24,7 +25,7 @@ export class ChatCompletionsController {
    */
   @Post('completions')
   @HttpCode(200)
-  @UsesManagedRefs({ in: 'body', path: 'messages[*].content[*].file.file_id', kind: 'file' })
+  @UsesManagedRefs(...fileIdRefs(FILE_ID_PATHS.chatCompletions))
   @ApiOperation({
     summary: 'Chat completion, with managed files',
     operationId: 'createChatCompletion',

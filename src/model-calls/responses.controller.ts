@@ -9,6 +9,7 @@ import { ApiErrorResponses } from '../common/errors/error-response.dto';
 import type { GatewayRequest } from '../common/http/request-context';
 import type { Deployment } from '../config/deployment';
 import { IdCodecService } from '../id-codec/id-codec.service';
+import { FILE_ID_PATHS, fileIdRefs } from '../managed-refs/file-id-paths';
 import { Refs, UsesManagedRefs } from '../managed-refs/managed-refs.guard';
 import type { RefField } from '../managed-refs/ref-field';
 import type { ResolvedRef, ResolvedRefs } from '../managed-refs/resolved-refs';
@@ -21,10 +22,7 @@ import type { ResponseRecord } from './response-refs';
 const RESPONSE_ID: RefField = { in: 'params', path: 'response_id', kind: 'response' };
 const PREVIOUS: RefField = { in: 'body', path: 'previous_response_id', kind: 'response' };
 // `input_file` and `input_image` items, at the top of `input` and inside message content.
-const INPUT_FILES: RefField[] = [
-  { in: 'body', path: 'input[*].file_id', kind: 'file' },
-  { in: 'body', path: 'input[*].content[*].file_id', kind: 'file' },
-];
+const INPUT_FILES: RefField[] = fileIdRefs(FILE_ID_PATHS.responses);
 const PROVIDER_RESPONSE_ID = /"id":"(resp_[A-Za-z0-9_-]+)"/;
 
 /**
