@@ -18,8 +18,9 @@ step "lint + format"
 npx eslint . --max-warnings 0
 npx prettier --check . >/dev/null
 
-step "migrations: run on an empty database, then fail on any drift from the entities"
-node scripts/with-scratch-db.js "npm run -s migration:run && npm run -s migration:check"
+step "build; migrations: the image's entry point (dist/database/migrate.js) on an empty database, then fail on any drift from the entities"
+npm run -s build
+node scripts/with-scratch-db.js "node dist/database/migrate.js && npm run -s migration:check"
 
 step "unit tests"
 timeout 900 node --experimental-vm-modules node_modules/jest/bin/jest.js --config jest.config.js \

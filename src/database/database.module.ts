@@ -1,9 +1,9 @@
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { ADVISORY_LOCKS, withAdvisoryLock } from './advisory-lock';
 import type { ResolvedDataSource } from './data-source-options';
 import { DatabaseOutageService } from './database-outage.service';
+import { runMigrations } from './run-migrations';
 
 const RESOLVED = Symbol('RESOLVED_DATA_SOURCE');
 
@@ -25,7 +25,7 @@ export class DatabaseModule implements OnApplicationShutdown {
           dataSourceFactory: async () => {
             const dataSource = await new DataSource(resolved.options).initialize();
             try {
-              await migrate(dataSource, resolved.embedded === null);
+              await runMigrations(dataSource, resolved.embedded === null);
             } catch (error) {
               // Nest retries the factory: this attempt's pool must not outlive it.
               await dataSource.destroy();
@@ -44,16 +44,4 @@ export class DatabaseModule implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.resolved.embedded?.close();
   }
-}
-
-/**
- * Runs pending migrations. On a shared server, replicas rolled out together would race to
- * create the same tables; a session advisory lock makes them take turns, and the later ones
- * find nothing pending. The embedded database belongs to one process (DATA_DIR is locked) and
- * has a single connection, which the lock's session would hold, so it migrates directly.
- */
-async function migrate(dataSource: DataSource, shared: boolean): Promise<void> {
-  await withAdvisoryLock(dataSource, ADVISORY_LOCKS.migrations, shared, async () => {
-    await dataSource.runMigrations({ transaction: 'all' });
-  });
 }
