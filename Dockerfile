@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # Multi-stage build: compile with dev dependencies, run with production dependencies only, as
-# the unprivileged `node` user. Node 24 is an LTS line (supported to April 2028); the service
-# also runs on Node >= 20.19. Override with --build-arg NODE_IMAGE=node:<version>-bookworm-slim.
+# the unprivileged `node` user. Node 24 is an LTS line (supported to April 2028), the one CI runs
+# the whole suite on; package.json `engines` admits ^22.22.3 || ^24.15.0 || >=26 (what the
+# dependencies require). Override with --build-arg NODE_IMAGE=node:<version>-bookworm-slim.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
@@ -33,6 +34,8 @@ VOLUME ["/data"]
 EXPOSE 4000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 4000) + '/health/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# Migrations run at start-up (TypeORM migrationsRun), the same ones on embedded and external
-# PostgreSQL. Mount the gateway config and point CONFIG_PATH at it (see config/example.yaml).
+# Migrations run at start-up, one replica at a time (an advisory lock), the same ones on embedded
+# and external PostgreSQL; `node dist/database/migrate.js` runs them alone, as a one-off job
+# before a rolling deployment. Mount the gateway config and point CONFIG_PATH at it (see
+# config/example.yaml; docker-compose.yml does both).
 CMD ["node", "dist/main.js"]

@@ -18,6 +18,9 @@ step "lint + format"
 npx eslint . --max-warnings 0
 npx prettier --check . >/dev/null
 
+step "docker-compose.yml (validated without a Docker daemon)"
+bash scripts/check-compose.sh
+
 step "build; migrations: the image's entry point (dist/database/migrate.js) on an empty database, then fail on any drift from the entities"
 npm run -s build
 node scripts/with-scratch-db.js "node dist/database/migrate.js && npm run -s migration:check"
