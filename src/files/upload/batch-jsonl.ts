@@ -10,30 +10,32 @@ import type { BatchLimits } from './batch-limits';
  * Design: one check of every line per upload, one cheap splice per deployment.
  *
  * The upload fan-out gives every deployment its own Readable over the spooled upload; each is piped
- * through its own `batchLineRewriter`, and all of them share one `BatchFileCheck`. A line is
- * validated once, by whichever rewriter reaches it first: JSON.parse checks it and yields the few
- * fields checked; a light scanner that trusts the now-validated text finds the byte ranges of
- * `body.model` and of the managed file ids. That verdict is kept, and every rewriter that reaches
- * the line later uses it: its output is the line's bytes with only those ranges replaced by its
- * own deployment's values. So each deployment fails at the same line with the same error (there
- * is one check), key order, whitespace, escapes and numbers JSON.parse cannot represent (1e400,
- * integers beyond 2^53, -0) reach the provider byte for byte, and there is no separate pass over
- * the file before the copies start.
+ * through its own `batchLineRewriter`, and all of them share one `BatchFileCheck`. The check
+ * reads the file once, in order, as the first rewriter to reach each byte hands it over: it cuts
+ * lines, JSON.parse validates each and yields the few fields checked, and a light scanner that
+ * trusts the now-validated text finds the byte ranges of `body.model` and of the managed file
+ * ids. What it keeps is not per line but per file: a list of edits in file offsets (this range →
+ * the model, a file id by its index, nothing, a newline) and how far the file is valid. None of
+ * it depends on a deployment. A rewriter only splices: it writes the valid bytes it has with
+ * each edit's range replaced by its own deployment's value, encoded once per upload, into one
+ * Buffer per input chunk (memcpy of the runs between edits); it never cuts lines nor decodes a
+ * byte. So each deployment fails at the same line with the same error (there is one check, and
+ * every copy stops at the offset of the line it names), key order, whitespace, escapes and
+ * numbers JSON.parse cannot represent (1e400, integers beyond 2^53, -0) reach the provider byte
+ * for byte, and there is no separate pass over the file before the copies start.
  *
- * Memory: complete lines are handled as they arrive; each rewriter holds only its unfinished line,
- * and never more than `limits.maxLineBytes` of it. Output is pushed once per input chunk, and
+ * Memory: the check holds only the unfinished line, never more than `limits.maxLineBytes` of it,
+ * and each rewriter the bytes after its last newline. Output is pushed once per input chunk, and
  * Node's Transform does not ask for the next chunk while its readable side is over its high-water
  * mark, so a slow provider slows its spool reader instead of filling memory. The check keeps the
- * verdicts (offsets and ids, not bytes) of the last few thousand lines only: a rewriter further
- * behind than that, or a copy retried from the start, finds the ranges again with the scanner
- * alone (the line was validated already, and the spooled bytes do not change).
+ * edits of the last few thousand lines only (plain numbers in one typed array, no object per
+ * line): a rewriter further behind than that, or a copy retried from the start, cuts those lines
+ * itself and finds their ranges again with the scanner alone (they were validated already, and
+ * the spooled bytes do not change).
  *
- * Cost, measured on the 2-vCPU benchmark VM (Node 20.20) with `npm run bench:batch-upload` (100
- * MiB, 50,000 lines of 2 KB chat lines each with a managed file part, three deployments): the
- * gateway spends about 2.3 s of CPU more on the file as `batch` than as `user_data` (4.3-5.4 s
- * when every copy ran its own check), so batch uploads are CPU-bound in the gateway at about
- * 40 MB/s of input. JSON.parse, the scanner, Buffer copies and GC share it (BENCHMARKS.md,
- * "Batch upload").
+ * Cost: see BENCHMARKS.md, "Batch upload" (`npm run bench:batch-upload`: 100 MiB, 50,000 lines
+ * of 2 KB chat lines each with a managed file part, three deployments). JSON.parse of each line
+ * is most of what remains; the splice of all three copies costs a fraction of it.
  *
  * The check depends on the deployments only through `isTargetModel`; a deployment's `modelFor`
  * and `fileIdFor` must answer for that same domain (the upload's target model names, the files
@@ -117,57 +119,136 @@ const RBRACE = 0x7d;
 const LBRACKET = 0x5b;
 const RBRACKET = 0x5d;
 const NEWLINE_BYTES = Buffer.from('\n');
+const NO_BYTES = Buffer.alloc(0);
 const FILE_ID_PREFIX = ID_PREFIXES.file;
-const FILE_ID_CACHE_SIZE = 1024;
 
-/** What the check found on a line: where its values are, or that it is blank. */
-interface LineVerdict {
-  /** The line's content within the bytes the rewriter cut: without a byte-order mark or `\r`. */
-  readonly from: number;
-  readonly to: number;
-  /** No request on the line: nothing is written for it. */
-  readonly blank: boolean;
-  /** `body.model` and managed file ids, in text order; offsets into the cut bytes. */
-  readonly spans: readonly RewriteSpan[];
-}
-
-interface RewriteSpan extends Span {
-  /** The managed file id held there; null for `body.model`. */
-  readonly fileId: string | null;
-}
-
-const BLANK_LINE: LineVerdict = Object.freeze({ from: 0, to: 0, blank: true, spans: [] });
+/** What an edit puts in place of its bytes; a managed file id is its index in the check's table (≥ 0). */
+const Put = { nothing: -1, model: -2, newline: -3 } as const;
 
 /**
- * Verdicts kept for rewriters that are behind: lines, and their spans in all (a line may name
- * thousands of files); about 2 MB at most. At the benchmark's 2 KB lines, 8,192 lines is 16 MB
- * of lag between the fastest and the slowest copy (copies that follow a live upload stay within
- * a few MB of each other); what is evicted is found again by the scanner.
+ * Edits kept for copies that are behind: about 0.5 MB. At the benchmark's 2 KB lines (two edits
+ * each) that is 4,096 lines, 8 MB of lag between the fastest and the slowest copy (copies that
+ * follow a live upload stay within a chunk or two of each other); what is dropped is found again
+ * by the scanner.
  */
-const KEPT_VERDICT_LINES = 8192;
-const KEPT_VERDICT_SPANS = 16_384;
+const KEPT_EDITS = 8192;
+
+/**
+ * The edits that turn a validated file into one deployment's copy, in file order: byte ranges of
+ * the input (file offsets) and what goes in their place. Every line has at least one (its
+ * `body.model`, or the drop of a blank line; a last line without `\n` gets an inserted one), so
+ * the line of the last edit a copy used tells it the number of the next line. Plain numbers in
+ * one typed array, eight per edit: no object per line for the collector, and nothing that
+ * depends on the deployment.
+ */
+class Edits {
+  private static readonly WIDTH = 8;
+  /** Global index of the first edit kept (those before it were dropped). */
+  base = 0;
+  count = 0;
+  private data = new Float64Array(256 * Edits.WIDTH);
+
+  get end(): number {
+    return this.base + this.count;
+  }
+
+  push(start: number, end: number, put: number, line: number, lineStart: number, span?: Span) {
+    const w = Edits.WIDTH;
+    if ((this.count + 1) * w > this.data.length) {
+      const grown = new Float64Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    const d = this.data;
+    const at = this.count++ * w;
+    d[at] = start;
+    d[at + 1] = end;
+    d[at + 2] = put;
+    d[at + 3] = line;
+    d[at + 4] = lineStart;
+    d[at + 5] = span?.path ?? 0;
+    d[at + 6] = span?.i ?? 0;
+    d[at + 7] = span?.j ?? 0;
+  }
+
+  /** Field `f` of edit `k` (a global index). */
+  private get(k: number, f: number): number {
+    return this.data[(k - this.base) * Edits.WIDTH + f];
+  }
+  start(k: number): number {
+    return this.get(k, 0);
+  }
+  stop(k: number): number {
+    return this.get(k, 1);
+  }
+  put(k: number): number {
+    return this.get(k, 2);
+  }
+  line(k: number): number {
+    return this.get(k, 3);
+  }
+  lineStart(k: number): number {
+    return this.get(k, 4);
+  }
+  span(k: number): Span {
+    return {
+      start: this.start(k),
+      end: this.stop(k),
+      path: this.get(k, 5) as SpanPath,
+      i: this.get(k, 6),
+      j: this.get(k, 7),
+    };
+  }
+
+  clear(): void {
+    this.base += this.count;
+    this.count = 0;
+  }
+
+  /** Drops the oldest edits once more than `max` are kept, down to half of that, whole lines only. */
+  trim(max: number): void {
+    if (this.count <= max) return;
+    let cut = this.base + this.count - (max >> 1);
+    while (cut < this.end && this.line(cut) === this.line(cut - 1)) cut++;
+    const w = Edits.WIDTH;
+    this.data.copyWithin(0, (cut - this.base) * w, this.count * w);
+    this.count -= cut - this.base;
+    this.base = cut;
+  }
+}
 
 /**
  * The checks of one batch input file, shared by the rewriters of all its copies (see the design
- * note): line `n` is validated once, when the first rewriter reaches it, against what the lines
- * before it established (one url, one model, unique custom_ids, no blank line between requests,
- * the limits); its verdict serves the others. A line that fails fails every copy with the same
- * error.
+ * note): the bytes are validated once, in file order, as the first rewriter to reach them hands
+ * them over; each line against what the lines before it established (one url, one model, unique
+ * custom_ids, no blank line between requests, the limits). The result is the file's edits and
+ * how far the file is valid; a line that fails fails every copy with the same error, at the
+ * same offset.
  */
 export class BatchFileCheck {
   readonly limits: BatchLimits;
   /** The first request's public model, once known: every line uses it. */
   private publicModel: string | null = null;
   private url: string | null = null;
-  /** The next line to validate; every line before it passed. */
-  private next = 1;
-  private failure: { readonly line: number; readonly error: unknown } | null = null;
   private requestCount = 0;
   /** The first blank line not yet known to be trailing. */
   private blankLine: number | null = null;
   private readonly customIds = new CustomIds();
-  private readonly kept = new Map<number, LineVerdict>();
-  private keptSpans = 0;
+  /** Managed file ids named so far; an edit names one by its index. */
+  private readonly fileIds: string[] = [];
+  private readonly fileIndex = new Map<string, number>();
+  readonly edits = new Edits();
+
+  /** Bytes handed over so far, and the unfinished line among them (views of the chunks). */
+  private received = 0;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private lineNo = 1;
+  private lineStart = 0;
+  /** Every line that ends before this offset passed. */
+  private validThrough = 0;
+  private finished = false;
+  private failed: { readonly at: number; readonly error: Error } | null = null;
 
   constructor(
     limits: BatchLimits,
@@ -194,46 +275,130 @@ export class BatchFileCheck {
     return this.requestCount;
   }
 
-  /** The verdict on line `n`, `raw` being its bytes without the `\n`; throws the line's error. */
-  verdict(n: number, raw: Buffer): LineVerdict {
-    if (this.failure !== null && n >= this.failure.line) throw this.failure.error;
-    if (n < this.next) return this.kept.get(n) ?? rescan(n, raw);
-    if (n > this.next) {
-      // Rewriters hand lines in order, and line n-1 reached this one before line n.
-      throw new Error(`batch line check: line ${n} before line ${this.next}`);
+  /** The bytes before this offset are whole lines that passed. */
+  get valid(): number {
+    return this.validThrough;
+  }
+
+  /** The file's error, and the offset of the line it names; no byte from there on is written. */
+  get failure(): { readonly at: number; readonly error: Error } | null {
+    return this.failed;
+  }
+
+  fileId(index: number): string {
+    return this.fileIds[index];
+  }
+
+  /** A managed file id's index in the table edits use. */
+  fileIndexOf(id: string): number {
+    let index = this.fileIndex.get(id);
+    if (index === undefined) {
+      index = this.fileIds.push(id) - 1;
+      this.fileIndex.set(id, index);
     }
-    let verdict: LineVerdict;
+    return index;
+  }
+
+  /** `chunk` holds the file's bytes from `offset`; what the check had already is skipped. */
+  feed(offset: number, chunk: Buffer): void {
+    const skip = this.received - offset;
+    if (this.failed !== null || this.finished || skip >= chunk.length) return;
+    if (skip < 0) throw new Error(`batch file check: bytes from ${offset} before ${this.received}`);
+    this.guard(() => this.consume(skip === 0 ? chunk : chunk.subarray(skip)));
+  }
+
+  /** The file ended after `size` bytes: its last line is checked, and whether it had a request. */
+  finish(size: number): void {
+    if (this.failed !== null || this.finished) return;
+    if (size !== this.received)
+      throw new Error(`batch file check: ended at ${size}, not ${this.received}`);
+    this.guard(() => {
+      if (this.pendingBytes > 0) this.line(this.takeLine(NO_BYTES), false);
+      if (this.requestCount === 0) {
+        throw new BatchFileError(
+          null,
+          'The batch input file contains no requests; it needs one JSON request per line.',
+          'empty_batch_file',
+        );
+      }
+      this.finished = true;
+    });
+  }
+
+  private guard(work: () => void): void {
     try {
-      verdict = this.validate(n, raw);
+      work();
     } catch (error) {
-      this.failure = { line: n, error };
-      throw error;
-    }
-    this.next = n + 1;
-    this.keep(n, verdict);
-    return verdict;
-  }
-
-  private keep(n: number, verdict: LineVerdict): void {
-    if (verdict.blank) return; // rescan() answers blank lines as cheaply
-    this.kept.set(n, verdict);
-    this.keptSpans += verdict.spans.length;
-    if (this.kept.size <= KEPT_VERDICT_LINES && this.keptSpans <= KEPT_VERDICT_SPANS) return;
-    // A Map iterates in insertion order: the first key is the oldest line.
-    for (const [line, old] of this.kept) {
-      if (this.kept.size <= KEPT_VERDICT_LINES && this.keptSpans <= KEPT_VERDICT_SPANS) break;
-      this.kept.delete(line);
-      this.keptSpans -= old.spans.length;
+      this.failed = { at: this.lineStart, error: asError(error) };
     }
   }
 
-  private validate(n: number, raw: Buffer): LineVerdict {
+  private consume(chunk: Buffer): void {
+    const { maxBytes, maxLineBytes } = this.limits;
+    const base = this.received;
+    this.received += chunk.length;
+    let pos = 0;
+    while (pos < chunk.length) {
+      const nl = chunk.indexOf(NEWLINE, pos);
+      const end = nl === -1 ? chunk.length : nl;
+      const through = nl === -1 ? chunk.length : nl + 1;
+      // Both limits are crossed at a fixed file offset, so whichever comes first in the file
+      // decides the error, however the bytes were chunked.
+      const lineOver =
+        this.pendingBytes + (end - pos) > maxLineBytes ? this.lineStart + maxLineBytes : Infinity;
+      const fileOver = base + through > maxBytes ? maxBytes : Infinity;
+      if (lineOver !== Infinity || fileOver !== Infinity) {
+        throw lineOver <= fileOver
+          ? new BatchFileError(
+              this.lineNo,
+              `the line is longer than ${maxLineBytes} bytes, the most one batch request may take.`,
+              'batch_line_too_large',
+            )
+          : new BatchFileError(
+              this.lineNo,
+              `the file is larger than ${maxBytes} bytes, the limit for a batch input file.`,
+              'batch_file_too_large',
+            );
+      }
+      if (nl === -1) {
+        this.pending.push(chunk.subarray(pos));
+        this.pendingBytes += chunk.length - pos;
+        return;
+      }
+      this.line(this.takeLine(chunk.subarray(pos, end)), true);
+      pos = through;
+    }
+  }
+
+  private takeLine(tail: Buffer): Buffer {
+    if (this.pending.length === 0) return tail;
+    const line = Buffer.concat([...this.pending, tail]);
+    this.pending = [];
+    this.pendingBytes = 0;
+    return line;
+  }
+
+  /** Line `lineNo`, its bytes without the `\n`. */
+  private line(raw: Buffer, newline: boolean): void {
+    const n = this.lineNo;
     const { from, to } = content(n, raw);
     const bytes = raw.subarray(from, to);
     if (isBlank(bytes)) {
       this.blankLine ??= n;
-      return BLANK_LINE;
+      record(this, this.edits, n, this.lineStart, raw, newline, null);
+    } else {
+      const read = this.validate(n, bytes);
+      this.requestCount++;
+      record(this, this.edits, n, this.lineStart, raw, newline, read);
     }
+    this.edits.trim(KEPT_EDITS);
+    this.lineNo = n + 1;
+    this.lineStart += raw.length + (newline ? 1 : 0);
+    this.validThrough = this.lineStart;
+  }
+
+  /** A request line's content (no byte-order mark, no `\r`): the values it names, once it passed. */
+  private validate(n: number, bytes: Buffer): LineRead {
     if (this.blankLine !== null) {
       throw new BatchFileError(
         this.blankLine,
@@ -271,18 +436,17 @@ export class BatchFileCheck {
       );
     }
     // Without a backslash in the line no key or value is escaped: the scanner compares in place.
-    const spans = scanLine(text, bytes.includes(BACKSLASH));
+    const read = { bytes, ascii, spans: scanLine(text, bytes.includes(BACKSLASH)) };
     const exact = ascii
       ? asParsed
       : (value: unknown, path: SpanPath): unknown => {
           if (typeof value !== 'string' || isAsciiString(value)) return value;
           // JSON.parse kept the last of duplicate keys; in text order that is the last span.
-          const span = spans.findLast((candidate) => candidate.path === path);
+          const span = read.spans.findLast((candidate) => candidate.path === path);
           return span === undefined ? value : utf8Value(bytes, span);
         };
     this.check(n, parsed, exact);
-    this.requestCount++;
-    return verdictOf(from, to, bytes, ascii, spans);
+    return read;
   }
 
   /**
@@ -355,62 +519,154 @@ function content(n: number, raw: Buffer): { from: number; to: number } {
   return { from, to };
 }
 
-/** The verdict on a line validated before: the scanner alone finds its values again. */
-function rescan(n: number, raw: Buffer): LineVerdict {
-  const { from, to } = content(n, raw);
-  const bytes = raw.subarray(from, to);
-  if (isBlank(bytes)) return BLANK_LINE;
-  const spans = scanLine(bytes.toString('latin1'), bytes.includes(BACKSLASH));
-  return verdictOf(from, to, bytes, isAscii(bytes), spans);
+/** A request line's content, and the scanner's spans in it. */
+interface LineRead {
+  readonly bytes: Buffer;
+  readonly ascii: boolean;
+  readonly spans: readonly Span[];
 }
 
-/** The spans a rewriter replaces: `body.model`, and every string at a file-id path that is a managed id. */
-function verdictOf(
-  from: number,
-  to: number,
-  bytes: Buffer,
-  ascii: boolean,
-  spans: readonly Span[],
-): LineVerdict {
-  const replaced: RewriteSpan[] = [];
-  for (const span of spans) {
-    const { path, i, j } = span;
-    let fileId: string | null = null;
-    if (path === SpanPaths.customId) continue;
-    if (path !== SpanPaths.model) {
-      if (bytes[span.start] !== QUOTE) continue; // `"file_id": null` and other non-strings
-      fileId = ascii ? latin1Value(bytes, span) : utf8Value(bytes, span);
-      if (!fileId.startsWith(FILE_ID_PREFIX)) continue;
-    }
-    replaced.push({ start: span.start + from, end: span.end + from, path, i, j, fileId });
+/**
+ * The edits of line `n` (its bytes `raw` without the `\n`, from file offset `at`); `read` is null
+ * for a blank line, which is dropped whole. Otherwise: the byte-order mark and the `\r` are
+ * dropped, `body.model` and every string at a file-id path that is a managed id are replaced,
+ * and a last line without `\n` gets one.
+ */
+function record(
+  check: BatchFileCheck,
+  edits: Edits,
+  n: number,
+  at: number,
+  raw: Buffer,
+  newline: boolean,
+  read: LineRead | null,
+): void {
+  const lineEnd = at + raw.length + (newline ? 1 : 0);
+  if (read === null) {
+    edits.push(at, lineEnd, Put.nothing, n, at);
+    return;
   }
-  return { from, to, blank: false, spans: replaced };
+  const { from, to } = content(n, raw);
+  if (from > 0) edits.push(at, at + from, Put.nothing, n, at);
+  const { bytes, ascii } = read;
+  for (const span of read.spans) {
+    if (span.path === SpanPaths.customId) continue;
+    let put: number = Put.model;
+    if (span.path !== SpanPaths.model) {
+      if (bytes[span.start] !== QUOTE) continue; // `"file_id": null` and other non-strings
+      const id = ascii ? latin1Value(bytes, span) : utf8Value(bytes, span);
+      if (!id.startsWith(FILE_ID_PREFIX)) continue;
+      put = check.fileIndexOf(id);
+    }
+    edits.push(at + from + span.start, at + from + span.end, put, n, at, span);
+  }
+  if (to < raw.length) edits.push(at + to, at + raw.length, Put.nothing, n, at);
+  if (!newline) edits.push(lineEnd, lineEnd, Put.newline, n, at);
+}
+
+/** The edits of a line the check passed but no longer keeps: the scanner alone finds them again. */
+function rescan(
+  check: BatchFileCheck,
+  edits: Edits,
+  n: number,
+  at: number,
+  raw: Buffer,
+  newline: boolean,
+) {
+  const { from, to } = content(n, raw);
+  const bytes = raw.subarray(from, to);
+  if (isBlank(bytes)) {
+    record(check, edits, n, at, raw, newline, null);
+    return;
+  }
+  const spans = scanLine(bytes.toString('latin1'), bytes.includes(BACKSLASH));
+  record(check, edits, n, at, raw, newline, { bytes, ascii: isAscii(bytes), spans });
+}
+
+/**
+ * The bytes a rewriter has received and not yet written, as the chunks they came in (views, not
+ * copies); ranges are asked for in file order.
+ */
+class HeldBytes {
+  private chunks: Buffer[] = [];
+  /** File offset of `chunks[0]`. */
+  private first = 0;
+
+  add(chunk: Buffer): void {
+    this.chunks.push(chunk);
+  }
+
+  /** Copies file range [from, to) into `out` at `outAt`; returns the offset after it in `out`. */
+  copy(from: number, to: number, out: Buffer, outAt: number): number {
+    let o = outAt;
+    let base = this.first;
+    for (const chunk of this.chunks) {
+      const end = base + chunk.length;
+      if (end > from && base < to) {
+        o += chunk.copy(out, o, Math.max(from, base) - base, Math.min(to, end) - base);
+      }
+      if (end >= to) break;
+      base = end;
+    }
+    return o;
+  }
+
+  /** File range [from, to) as one Buffer. */
+  bytes(from: number, to: number): Buffer {
+    const out = Buffer.allocUnsafe(to - from);
+    this.copy(from, to, out, 0);
+    return out;
+  }
+
+  /** The offset of the first `\n` at or after `from`, or -1. */
+  newlineFrom(from: number): number {
+    let base = this.first;
+    for (const chunk of this.chunks) {
+      const end = base + chunk.length;
+      if (end > from) {
+        const at = chunk.indexOf(NEWLINE, Math.max(from, base) - base);
+        if (at !== -1) return base + at;
+      }
+      base = end;
+    }
+    return -1;
+  }
+
+  /** The bytes before `offset` are no longer needed. */
+  release(offset: number): void {
+    while (this.chunks.length > 0 && this.first + this.chunks[0].length <= offset) {
+      this.first += this.chunks[0].length;
+      this.chunks.shift();
+    }
+  }
 }
 
 class BatchLineRewriter extends Transform {
   private readonly modelFor: DeploymentRewrite['modelFor'];
   private readonly fileIdFor: DeploymentRewrite['fileIdFor'];
-  private readonly shared: BatchFileCheck;
-  private readonly limits: BatchLimits;
+  private readonly check: BatchFileCheck;
 
-  /** The unfinished line: tails of the chunks received since its start. */
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  /** Number of the line being received, and the file offset of its first byte. */
-  private lineNo = 1;
-  private lineStart = 0;
-  /** Bytes received before the chunk being handled. */
+  private readonly held = new HeldBytes();
   private received = 0;
-  /** `body.model` for this deployment, as JSON bytes, ready to splice in. */
+  /** File offset just after the last `\n` received: lines before it are whole. */
+  private wholeLines = 0;
+  /** File offset up to which output was pushed; always a line boundary. */
+  private pushed = 0;
+  /** The next edit of the check's to apply, and the number of the line at `written`. */
+  private cursor = 0;
+  private lineNo = 1;
+  /** This deployment's values as JSON bytes, ready to splice in: `body.model`, and file ids by index. */
   private upstreamModel: Buffer | null = null;
-  private readonly fileIds = new Map<string, Buffer>();
+  private readonly fileIds: Array<Buffer | undefined> = [];
+  /** Edits found again for lines the check no longer keeps edits for. */
+  private readonly own = new Edits();
 
   constructor(rewrite: BatchLineRewrite) {
     super();
     this.fileIdFor = rewrite.fileIdFor;
     if ('check' in rewrite) {
       this.modelFor = rewrite.modelFor;
-      this.shared = rewrite.check;
+      this.check = rewrite.check;
     } else {
       // Checked alone, the target models are those this deployment maps; the check asks first
       // and the splice next, about the same model, so the answer is asked for once.
@@ -420,143 +676,146 @@ class BatchLineRewriter extends Transform {
         return last.upstream;
       };
       this.modelFor = modelFor;
-      this.shared = new BatchFileCheck(rewrite.limits, (model) => modelFor(model) !== undefined);
+      this.check = new BatchFileCheck(rewrite.limits, (model) => modelFor(model) !== undefined);
     }
-    this.limits = this.shared.limits;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const out: Buffer[] = [];
-    let error: unknown = null;
-    try {
-      this.consume(chunk, out);
-    } catch (caught) {
-      error = caught;
-    }
-    // Lines before a failing one are complete and valid; the failing line is never in `out`.
-    if (out.length > 0) this.push(out.length === 1 ? out[0] : Buffer.concat(out));
-    callback(error === null ? null : asError(error));
+    this.check.feed(this.received, chunk);
+    this.held.add(chunk);
+    const nl = chunk.lastIndexOf(NEWLINE);
+    if (nl !== -1) this.wholeLines = this.received + nl + 1;
+    this.received += chunk.length;
+    callback(this.pushValid(Math.min(this.wholeLines, this.check.valid), false));
   }
 
   override _flush(callback: TransformCallback): void {
-    const out: Buffer[] = [];
-    let error: unknown = null;
-    try {
-      if (this.pendingBytes > 0) this.handleLine(this.takeLine(Buffer.alloc(0)), out);
-      if (this.shared.requests === 0) {
-        throw new BatchFileError(
-          null,
-          'The batch input file contains no requests; it needs one JSON request per line.',
-          'empty_batch_file',
-        );
-      }
-    } catch (caught) {
-      error = caught;
-    }
-    if (out.length > 0) this.push(Buffer.concat(out));
-    callback(error === null ? null : asError(error));
+    this.check.finish(this.received);
+    callback(this.pushValid(this.check.valid, true));
   }
 
-  private consume(chunk: Buffer, out: Buffer[]): void {
-    const { maxBytes, maxLineBytes } = this.limits;
-    const base = this.received;
-    let pos = 0;
-    while (pos < chunk.length) {
-      const nl = chunk.indexOf(NEWLINE, pos);
-      const end = nl === -1 ? chunk.length : nl;
-      const through = nl === -1 ? chunk.length : nl + 1;
-      // Both limits are crossed at a fixed file offset, so whichever comes first in the file
-      // decides the error, however the bytes were chunked.
-      const lineOver =
-        this.pendingBytes + (end - pos) > maxLineBytes ? this.lineStart + maxLineBytes : Infinity;
-      const fileOver = base + through > maxBytes ? maxBytes : Infinity;
-      if (lineOver !== Infinity || fileOver !== Infinity) {
-        throw lineOver <= fileOver
-          ? new BatchFileError(
-              this.lineNo,
-              `the line is longer than ${maxLineBytes} bytes, the most one batch request may take.`,
-              'batch_line_too_large',
-            )
-          : new BatchFileError(
-              this.lineNo,
-              `the file is larger than ${maxBytes} bytes, the limit for a batch input file.`,
-              'batch_file_too_large',
-            );
+  /**
+   * Pushes the valid lines from `written` to `through` (to the end of the file when `end`),
+   * rewritten for this deployment; returns the error to fail with once no more can be written.
+   */
+  private pushValid(through: number, end: boolean): Error | null {
+    const shared = this.check.edits;
+    if (this.cursor < shared.base) {
+      // Behind the edits the check keeps: the lines up to them are scanned again here.
+      const keptFrom = shared.count > 0 ? shared.lineStart(shared.base) : this.check.valid;
+      const until = Math.min(through, keptFrom);
+      const last = end && until === through;
+      this.rescan(until, last);
+      const error = this.pushEdited(this.own, this.own.base, until, last);
+      this.own.clear();
+      if (error !== null || this.pushed < keptFrom) return error;
+      this.cursor = shared.base;
+    }
+    const error = this.pushEdited(shared, this.cursor, through, end);
+    return error;
+  }
+
+  /** The edits of the lines from `written` to `until` into `own`, `end` if the file ends there. */
+  private rescan(until: number, end: boolean): void {
+    let at = this.pushed;
+    let n = this.lineNo;
+    while (at < until) {
+      const nl = this.held.newlineFrom(at);
+      if (nl !== -1 && nl < until) {
+        rescan(this.check, this.own, n++, at, this.held.bytes(at, nl), true);
+        at = nl + 1;
+      } else {
+        if (end) rescan(this.check, this.own, n, at, this.held.bytes(at, until), false);
+        return;
       }
-      if (nl === -1) {
-        this.pending.push(chunk.subarray(pos));
-        this.pendingBytes += chunk.length - pos;
+    }
+  }
+
+  /**
+   * Pushes `written` to `through` with `edits` from index `first` applied, as one Buffer. The
+   * values this deployment puts in are looked up first, so a line it refuses (a file id it has
+   * no copy of) is known before any byte is copied, and none of it is written.
+   */
+  private pushEdited(edits: Edits, first: number, through: number, end: boolean): Error | null {
+    let until = through;
+    let error: Error | null = null;
+    let last = first;
+    for (; last < edits.end && (end || edits.start(last) < until); last++) {
+      const refused = this.prepare(edits, last);
+      if (refused !== null) {
+        until = edits.lineStart(last);
+        error = refused;
+        while (last > first && edits.start(last - 1) >= until) last--;
         break;
       }
-      this.handleLine(this.takeLine(chunk.subarray(pos, end)), out);
-      this.lineNo++;
-      this.lineStart = base + through;
-      pos = through;
     }
-    this.received = base + chunk.length;
-  }
-
-  private takeLine(tail: Buffer): Buffer {
-    if (this.pending.length === 0) return tail;
-    const line = Buffer.concat([...this.pending, tail]);
-    this.pending = [];
-    this.pendingBytes = 0;
-    return line;
-  }
-
-  private handleLine(raw: Buffer, out: Buffer[]): void {
-    const verdict = this.shared.verdict(this.lineNo, raw);
-    if (verdict.blank) return;
-    // Pieces go to `out` only once the whole line passed: a bad file id must not leave half a line.
-    const pieces: Buffer[] = [];
-    let at = verdict.from;
-    for (const span of verdict.spans) {
-      const replacement =
-        span.fileId === null ? this.modelBytes() : this.providerFileId(span.fileId, span);
-      pieces.push(raw.subarray(at, span.start), replacement);
-      at = span.end;
+    const failure = this.check.failure;
+    if (error === null && failure !== null && until >= failure.at) {
+      until = failure.at;
+      error = failure.error;
     }
-    for (const piece of pieces) out.push(piece);
-    out.push(raw.subarray(at, verdict.to), NEWLINE_BYTES);
+    let size = until - this.pushed;
+    for (let k = first; k < last; k++) {
+      size += this.replacement(edits.put(k)).length - (edits.stop(k) - edits.start(k));
+    }
+    if (size > 0) {
+      const out = Buffer.allocUnsafe(size);
+      let o = 0;
+      let at = this.pushed;
+      for (let k = first; k < last; k++) {
+        o = this.held.copy(at, edits.start(k), out, o);
+        o += this.replacement(edits.put(k)).copy(out, o);
+        at = edits.stop(k);
+      }
+      this.held.copy(at, until, out, o);
+      this.push(out);
+    }
+    if (last > first) this.lineNo = edits.line(last - 1) + 1;
+    if (edits === this.check.edits) this.cursor = last;
+    this.pushed = until;
+    this.held.release(until);
+    return error;
   }
 
-  /** This deployment's model for the file's public model, as JSON bytes. */
-  private modelBytes(): Buffer {
-    if (this.upstreamModel === null) {
-      const model = this.shared.model as string; // a line with a model span passed the check
+  /** Looks up what edit `k` puts in for this deployment; the error if it has nothing to put. */
+  private prepare(edits: Edits, k: number): BatchFileError | null {
+    const put = edits.put(k);
+    if (put === Put.model) {
+      if (this.upstreamModel !== null) return null;
+      const model = this.check.model as string; // a line with a model edit passed the check
       const upstream = this.modelFor(model);
       if (upstream === undefined) {
         // The check's target models and this deployment's disagree (see the design note).
-        throw new BatchFileError(
-          this.lineNo,
+        return new BatchFileError(
+          edits.line(k),
           `body.model ${shown(model)} is not one of the file's target_model_names.`,
           'model_not_found',
         );
       }
       this.upstreamModel = Buffer.from(JSON.stringify(upstream));
+      return null;
     }
-    return this.upstreamModel;
-  }
-
-  /** This deployment's id for a managed file id, as JSON bytes; files repeat across lines. */
-  private providerFileId(id: string, span: Span): Buffer {
-    const cached = this.fileIds.get(id);
-    if (cached !== undefined) return cached;
+    if (put < 0 || this.fileIds[put] !== undefined) return null;
+    const id = this.check.fileId(put);
     const providerId = this.fileIdFor(id);
     if (providerId === undefined) {
       // A `file-` id the gateway cannot map is either someone else's or a provider's own id:
       // passing it through would let a line reach a file the caller may not use.
-      throw new BatchFileError(
-        this.lineNo,
-        `${pathOf(span)} ${shown(id)} is not a file this upload can use.`,
+      return new BatchFileError(
+        edits.line(k),
+        `${pathOf(edits.span(k))} ${shown(id)} is not a file this upload can use.`,
         'unknown_file_id',
       );
     }
-    // Bounded: a file naming more distinct ids than this just maps them again.
-    if (this.fileIds.size >= FILE_ID_CACHE_SIZE) this.fileIds.clear();
-    const bytes = Buffer.from(JSON.stringify(providerId));
-    this.fileIds.set(id, bytes);
-    return bytes;
+    this.fileIds[put] = Buffer.from(JSON.stringify(providerId));
+    return null;
+  }
+
+  /** What a prepared edit puts in, as bytes. */
+  private replacement(put: number): Buffer {
+    if (put === Put.nothing) return NO_BYTES;
+    if (put === Put.newline) return NEWLINE_BYTES;
+    return (put === Put.model ? this.upstreamModel : this.fileIds[put]) as Buffer;
   }
 }
 
