@@ -19,6 +19,8 @@ import { LifecycleModule } from './lifecycle/lifecycle.module';
 import { ManagedRefsModule } from './managed-refs/managed-refs.module';
 import { ModelCallsModule } from './model-calls/model-calls.module';
 import { ModelsModule } from './models/models.module';
+import { ObservabilityModule } from './observability/observability.module';
+import { TracingModule } from './observability/tracing.module';
 import { ProviderRouterModule } from './provider-router/provider-router.module';
 
 /** Query/body validation errors become a 400 naming the first offending field in `param`. */
@@ -40,6 +42,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        ObservabilityModule,
         LifecycleModule,
         DatabaseModule.forRoot(database),
         CacheModule,
@@ -53,6 +56,8 @@ export class AppModule {
         BatchesModule,
         FineTuningModule,
         HealthModule,
+        // Last: its shutdown hook exports the final spans after the other modules have stopped.
+        TracingModule,
       ],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

@@ -1,3 +1,5 @@
+// First: tracing (when OTEL_* asks for it) must patch http, express and pg before they load.
+import './observability/start-tracing';
 import 'reflect-metadata';
 import { ConfigError } from './config/config-error';
 import { databaseConfigFromEnv } from './config/database-config';
