@@ -236,8 +236,13 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
   ): { open(deployment: Deployment, body: Readable): Readable; readonly failure: Error | null } {
     const targets = new Set(fields.targetModelNames ?? this.config.defaultTargetModels);
     const fileIds = new BatchFileIds(caller, this.ids, (payloads) => this.loadMany(payloads));
-    // One check of every line for all copies: each copy only splices in its own values.
-    const check = new BatchFileCheck(DEFAULT_BATCH_LIMITS, (model) => targets.has(model));
+    // One check of every line for all copies: each copy only splices in its own values. The
+    // managed file ids it finds are looked up as it finds them, once per upload.
+    const check = new BatchFileCheck(
+      DEFAULT_BATCH_LIMITS,
+      (model) => targets.has(model),
+      (unifiedId) => fileIds.want(unifiedId),
+    );
     const state: { failure: Error | null } = { failure: null };
     return {
       get failure() {
@@ -246,10 +251,10 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
       open: (deployment, body) =>
         pipeline(
           body,
-          fileIds.gate(),
           batchLineRewriter({
             modelFor: (model) => (targets.has(model) ? deployment.upstreamModel : undefined),
             fileIdFor: (unifiedId) => fileIds.providerIdFor(deployment.id, unifiedId),
+            fileIdsSettled: () => fileIds.settled(),
             check,
           }),
           (error) => {

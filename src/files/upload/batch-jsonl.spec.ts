@@ -873,6 +873,52 @@ describe(batchLineRewriter.name, () => {
       expect(retried.output).toBe(behind.output);
     });
 
+    it('should hand each managed file id to the lookup once, and write its line only once the lookup settled', async () => {
+      const input =
+        line(withFile('1')) + line(withFile('2', 'file-managedB')) + line(withFile('3'));
+      const wanted: string[] = [];
+      const known = new Map<string, string>();
+      let release = (): void => undefined;
+      const lookups = new Promise<void>((resolve) => (release = resolve));
+      const shared = new BatchFileCheck(
+        DEFAULT_BATCH_LIMITS,
+        (m) => m === PUBLIC_MODEL,
+        (id) => wanted.push(id),
+      );
+      const copies = deployments.map((d) =>
+        run(chunked(Buffer.from(input), [40]), {
+          ...d,
+          // Ids are known only once the lookups settle, as with BatchFileIds.
+          fileIdFor: (id) => known.get(id),
+          fileIdsSettled: () => (wanted.length > known.size ? lookups : null),
+          check: shared,
+        }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Every copy is waiting at line 1: it names a file not looked up yet.
+      expect(wanted).toEqual(['file-managedA']);
+      known.set('file-managedA', 'file-a').set('file-managedB', 'file-b');
+      release();
+      const outcomes = await Promise.all(copies);
+      expect(outcomes.map((o) => o.error)).toEqual([null, null, null]);
+      expect(wanted).toEqual(['file-managedA', 'file-managedB']);
+      expect(outcomes[0].output.match(/"file_id":"file-a"/g)).toHaveLength(2);
+      expect(outcomes[0].output).toContain('"file_id":"file-b"');
+    });
+
+    it('should fail every copy with the error of a file lookup that failed', async () => {
+      const input = line(request('1')) + line(withFile('2'));
+      const shared = check();
+      const failed = Promise.reject(new Error('database unavailable'));
+      failed.catch(() => undefined);
+      const outcome = run([input], {
+        ...deployments[0],
+        fileIdsSettled: () => failed,
+        check: shared,
+      });
+      await expect(outcome).rejects.toThrow('database unavailable');
+    });
+
     it('should refuse a line on a deployment that has no copy of a file it names', async () => {
       const input = line(request('1')) + line(withFile('2', 'file-managedB'));
       const shared = check();

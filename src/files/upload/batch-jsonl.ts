@@ -79,6 +79,11 @@ interface DeploymentRewrite {
   readonly modelFor: (publicModel: string) => string | undefined;
   /** A managed (unified) file id → this deployment's provider file id; undefined when not managed/known. */
   readonly fileIdFor: (unifiedId: string) => string | undefined;
+  /**
+   * Null once `fileIdFor` can answer for every managed id the check has found so far, else a
+   * promise of that (ids are looked up as the check finds them: BatchFileIds). Absent: always.
+   */
+  readonly fileIdsSettled?: () => Promise<void> | null;
 }
 
 /**
@@ -254,6 +259,8 @@ export class BatchFileCheck {
     limits: BatchLimits,
     /** Whether a public model is one of the upload's target models. */
     private readonly isTargetModel: (publicModel: string) => boolean,
+    /** Called once for each managed file id the file names, when a line naming it passed. */
+    private readonly onFileId: (unifiedId: string) => void = () => undefined,
   ) {
     const { maxLines, maxBytes, maxLineBytes } = limits;
     for (const [name, value] of Object.entries({ maxLines, maxBytes, maxLineBytes })) {
@@ -295,6 +302,7 @@ export class BatchFileCheck {
     if (index === undefined) {
       index = this.fileIds.push(id) - 1;
       this.fileIndex.set(id, index);
+      this.onFileId(id);
     }
     return index;
   }
@@ -644,6 +652,7 @@ class HeldBytes {
 class BatchLineRewriter extends Transform {
   private readonly modelFor: DeploymentRewrite['modelFor'];
   private readonly fileIdFor: DeploymentRewrite['fileIdFor'];
+  private readonly fileIdsSettled: () => Promise<void> | null;
   private readonly check: BatchFileCheck;
 
   private readonly held = new HeldBytes();
@@ -664,6 +673,7 @@ class BatchLineRewriter extends Transform {
   constructor(rewrite: BatchLineRewrite) {
     super();
     this.fileIdFor = rewrite.fileIdFor;
+    this.fileIdsSettled = rewrite.fileIdsSettled ?? (() => null);
     if ('check' in rewrite) {
       this.modelFor = rewrite.modelFor;
       this.check = rewrite.check;
@@ -686,12 +696,28 @@ class BatchLineRewriter extends Transform {
     const nl = chunk.lastIndexOf(NEWLINE);
     if (nl !== -1) this.wholeLines = this.received + nl + 1;
     this.received += chunk.length;
-    callback(this.pushValid(Math.min(this.wholeLines, this.check.valid), false));
+    this.afterFileIds(
+      () => this.pushValid(Math.min(this.wholeLines, this.check.valid), false),
+      callback,
+    );
   }
 
   override _flush(callback: TransformCallback): void {
     this.check.finish(this.received);
-    callback(this.pushValid(this.check.valid, true));
+    this.afterFileIds(() => this.pushValid(this.check.valid, true), callback);
+  }
+
+  /** Runs `write` once the file ids found so far are looked up, and calls back with its error. */
+  private afterFileIds(write: () => Error | null, callback: TransformCallback): void {
+    const settled = this.fileIdsSettled();
+    if (settled === null) {
+      callback(write());
+      return;
+    }
+    settled.then(
+      () => callback(write()),
+      (error: unknown) => callback(asError(error)),
+    );
   }
 
   /**
