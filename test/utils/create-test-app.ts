@@ -97,6 +97,8 @@ export interface TestApp {
   readonly databaseName: string;
   /** ID_SIGNING_SECRET, shared by replicas. */
   readonly signingSecret: string;
+  /** The config file (CONFIG_PATH) the app was booted with: for replicas started as processes. */
+  readonly configPath: string;
   /** `Authorization` header value for a user. */
   bearer(user: UserName): string;
   /** Closes the application the way SIGTERM does (drain, then close), once. */
@@ -221,6 +223,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       proxies,
       databaseProxy,
       signingSecret,
+      configPath,
       keys,
       dataSource,
       databaseName,
