@@ -689,6 +689,11 @@ export interface Target {
   method?: 'GET' | 'POST';
   /** A JSON body (sent with content-type application/json). */
   body?: string;
+  /**
+   * Paths on `url`'s origin taken in turn, one per request, instead of `url`'s own (e.g. a
+   * different file each time, so that no answer comes from the cache).
+   */
+  paths?: readonly string[];
 }
 
 export interface LoadResult {
@@ -728,6 +733,9 @@ export async function load(
           ...(target.body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: target.body,
+        ...(target.paths === undefined
+          ? {}
+          : { requests: [{ setupRequest: rotate(target.paths) }] }),
       },
       (error, finished) => (error ? fail(error as Error) : done(finished)),
     );
@@ -739,6 +747,12 @@ export async function load(
   // autocannon counts a timeout in `errors` too.
   const failures = result.non2xx + result.errors;
   return summarize(latencies, failures, elapsed);
+}
+
+/** An autocannon setupRequest that gives each request the next of `paths`. */
+function rotate(paths: readonly string[]): (request: autocannon.Request) => autocannon.Request {
+  let next = 0;
+  return (request) => ({ ...request, path: paths[next++ % paths.length] });
 }
 
 /** Percentiles and rate of a run, from its latencies (ms) and wall time (s). */

@@ -2,10 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { Caller } from '../common/auth/caller';
-import { visibleToSql } from '../common/auth/ownership';
+import { visibleListSql } from '../common/auth/ownership';
 import type { FileCopyRecord, FileRecord } from './file-record';
 import { ManagedFileCopy } from './managed-file-copy.entity';
 import { ManagedFile, type ManagedFileStatus } from './managed-file.entity';
+
+/** Files the sweeper must finish ($1: seconds without a heartbeat that make an upload abandoned). */
+const SWEEP_DUE = `(status IN ('pending', 'deleting') AND heartbeat_at < now() - make_interval(secs => $1))
+              OR (status = 'ready' AND expires_at IS NOT NULL AND expires_at <= now())`;
 
 /** What a new managed_files row holds, however the file came to be. */
 interface FileRow {
@@ -189,8 +193,12 @@ export class FilesRepository {
   }
 
   /**
-   * Keyset pagination on (created_at, id): the cost of a page does not depend on how deep it is.
-   * Visibility is part of the query, so a list never shows what the caller may not open.
+   * Keyset pagination on (created_at, id): the cost of a page does not depend on how deep it is,
+   * nor on how many files the caller can see. Visibility is part of the query, so a list never
+   * shows what the caller may not open; `visibleListSql` reads each way of seeing a file with an
+   * ordered scan of a partial index over live files (`status = 'ready'`, the migration
+   * StoreScaleIndexes) and merges them. The copies filter is an `EXISTS` probe of the copies'
+   * primary key per candidate row, so it never reads the copies of files it does not return.
    */
   async listVisible(query: ListQuery): Promise<ListPage> {
     const params: unknown[] = [];
@@ -199,12 +207,6 @@ export class FilesRepository {
       return `$${params.length}`;
     };
     const where = [`f.status = 'ready'`, `(f.expires_at IS NULL OR f.expires_at > now())`];
-    const visible = visibleToSql(
-      query.caller,
-      { userId: 'f.owner_user_id', teamId: 'f.owner_team_id' },
-      p,
-    );
-    if (visible) where.push(visible);
     if (query.purpose) {
       where.push(`f.purpose = ${p(query.purpose)}`);
     }
@@ -214,29 +216,33 @@ export class FilesRepository {
                   WHERE c.file_id = f.id AND c.deployment_id = ANY(${p(query.deploymentIds)}))`,
       );
     }
-    const cmp = query.order === 'desc' ? '<' : '>';
+    let after: string[] | null = null;
     if (query.after) {
-      const cursor = await this.dataSource.query<Array<{ created_at: Date }>>(
-        'SELECT created_at FROM managed_files WHERE id = $1',
+      // As text: a Date would drop the microseconds and the page would repeat or skip a file.
+      const cursor = await this.dataSource.query<Array<{ created_at: string }>>(
+        'SELECT created_at::text AS created_at FROM managed_files WHERE id = $1',
         [query.after],
       );
       if (cursor.length === 0) {
         return { data: [], hasMore: false, cursorFound: false };
       }
-      where.push(
-        `(f.created_at, f.id) ${cmp} ((SELECT created_at FROM managed_files WHERE id = ${p(query.after)}), ${p(query.after)}::uuid)`,
-      );
+      after = [`${p(cursor[0].created_at)}::timestamptz`, `${p(query.after)}::uuid`];
     }
-    const dir = query.order === 'desc' ? 'DESC' : 'ASC';
-    const rows = await this.dataSource.query<RawFileRow[]>(
-      `SELECT f.id, f.owner_user_id, f.owner_team_id, f.purpose, f.filename, f.bytes, f.mime_type,
-              f.public_id, f.status, f.created_at, f.expires_at
-         FROM managed_files f
-        WHERE ${where.join(' AND ')}
-        ORDER BY f.created_at ${dir}, f.id ${dir}
-        LIMIT ${p(query.limit + 1)}`,
-      params,
+    const sql = visibleListSql(
+      query.caller,
+      {
+        from: 'managed_files f',
+        columns: LIST_COLUMNS,
+        owner: { userId: 'f.owner_user_id', teamId: 'f.owner_team_id' },
+        where,
+        orderBy: ['created_at', 'id'],
+        order: query.order,
+        after,
+        limit: query.limit + 1,
+      },
+      p,
     );
+    const rows = await this.dataSource.query<RawFileRow[]>(sql, params);
     const hasMore = rows.length > query.limit;
     return { data: rows.slice(0, query.limit).map(fromRaw), hasMore, cursorFound: true };
   }
@@ -246,6 +252,15 @@ export class FilesRepository {
    * deletions that did not finish, and expired files. Claiming bumps the heartbeat inside
    * `FOR UPDATE SKIP LOCKED`, so several replicas never sweep the same file at once.
    */
+  /** How many files a sweep would claim now (the sweeper's backlog, for /metrics). */
+  async countDueForSweep(staleSeconds: number): Promise<number> {
+    const rows = await this.dataSource.query<Array<{ n: number }>>(
+      `SELECT count(*)::int AS n FROM managed_files WHERE ${SWEEP_DUE}`,
+      [staleSeconds],
+    );
+    return rows[0]?.n ?? 0;
+  }
+
   async claimForSweep(staleSeconds: number, limit: number): Promise<FileRecord[]> {
     const rows = await this.dataSource.query<
       [Array<{ id: string }>, number] | Array<{ id: string }>
@@ -254,8 +269,7 @@ export class FilesRepository {
               status = CASE WHEN status = 'ready' THEN 'deleting' ELSE status END
         WHERE id IN (
           SELECT id FROM managed_files
-           WHERE (status IN ('pending', 'deleting') AND heartbeat_at < now() - make_interval(secs => $1))
-              OR (status = 'ready' AND expires_at IS NOT NULL AND expires_at <= now())
+           WHERE ${SWEEP_DUE}
            ORDER BY heartbeat_at
            LIMIT $2
            FOR UPDATE SKIP LOCKED)
@@ -275,6 +289,20 @@ export class FilesRepository {
     return toRecord(file);
   }
 }
+
+const LIST_COLUMNS = [
+  'id',
+  'owner_user_id',
+  'owner_team_id',
+  'purpose',
+  'filename',
+  'bytes',
+  'mime_type',
+  'public_id',
+  'status',
+  'created_at',
+  'expires_at',
+];
 
 interface RawFileRow {
   id: string;

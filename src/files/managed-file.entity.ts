@@ -21,8 +21,23 @@ const bigintAsNumber = {
 };
 
 @Entity({ name: 'managed_files' })
-@Index('idx_managed_files_owner_user_created', ['ownerUserId', 'createdAt', 'id'])
-@Index('idx_managed_files_owner_team_created', ['ownerTeamId', 'createdAt', 'id'])
+// Lists read live files only, newest or oldest first, one ordered scan per visibility branch
+// (FilesRepository.listVisible): partial indexes on `status = 'ready'` hold no pending or
+// deleting rows, and their (…, created_at, id) keys are the list's sort key.
+@Index('idx_managed_files_live_owner_user_created', ['ownerUserId', 'createdAt', 'id'], {
+  where: `status = 'ready'`,
+})
+@Index('idx_managed_files_live_owner_team_created', ['ownerTeamId', 'createdAt', 'id'], {
+  where: `status = 'ready'`,
+})
+@Index('idx_managed_files_live_created', ['createdAt', 'id'], { where: `status = 'ready'` })
+@Index('idx_managed_files_live_purpose_created', ['purpose', 'createdAt', 'id'], {
+  where: `status = 'ready'`,
+})
+// The sweeper's expired files, without reading every live one.
+@Index('idx_managed_files_live_expires', ['expiresAt'], {
+  where: `status = 'ready' AND expires_at IS NOT NULL`,
+})
 @Index('idx_managed_files_status_heartbeat', ['status', 'heartbeatAt'])
 export class ManagedFile {
   /** The random part of the unified id: the id is derived from this row, never stored. */

@@ -23,10 +23,10 @@ import {
 } from './job';
 import { QueueWorker } from './queue-worker';
 import { ADVISORY_LOCKS, withAdvisoryLock } from '../database/advisory-lock';
+import { PGBOSS_SCHEMA } from './pgboss-schema';
 import { SqlExecutor } from './sql-executor';
 
-/** pg-boss creates and migrates its own tables there; TypeORM never looks outside its entities. */
-const SCHEMA = 'pgboss';
+const SCHEMA = PGBOSS_SCHEMA;
 const DEFAULT_RETRY_LIMIT = 3;
 const DEFAULT_RETRY_DELAY_MS = 5_000;
 /**

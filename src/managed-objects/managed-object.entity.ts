@@ -12,6 +12,8 @@ export type ManagedObjectKind = 'batch' | 'fine_tuning_job';
 @Index('uq_managed_objects_provider', ['deploymentId', 'providerObjectId'], { unique: true })
 @Index('idx_managed_objects_owner_kind_created', ['ownerUserId', 'kind', 'createdAt', 'id'])
 @Index('idx_managed_objects_team_kind_created', ['ownerTeamId', 'kind', 'createdAt', 'id'])
+// An admin's list: every owner, one kind, in the list's order.
+@Index('idx_managed_objects_kind_created', ['kind', 'createdAt', 'id'])
 export class ManagedObject {
   @PrimaryColumn({ type: 'uuid' })
   id!: string;

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { Caller } from '../common/auth/caller';
-import { visibleToSql } from '../common/auth/ownership';
+import { visibleListSql } from '../common/auth/ownership';
 import type { ManagedObjectKind } from './managed-object.entity';
 import type { ObjectRecord } from './object-record';
 
@@ -39,6 +39,8 @@ interface Row {
 
 const COLUMNS = `id, kind, deployment_id, provider_object_id, owner_user_id, owner_team_id, status,
                  provider_object, file_ids, file_map, created_at`;
+
+const LIST_COLUMNS = COLUMNS.split(',').map((c) => c.trim());
 
 /** Data access for batches and fine-tuning jobs (one table, one kind column). */
 @Injectable()
@@ -128,7 +130,11 @@ export class ManagedObjectsRepository {
     return rows.map(toRecord);
   }
 
-  /** The objects of a kind the caller may see, newest first, keyset-paged after `after`. */
+  /**
+   * The objects of a kind the caller may see, newest first, keyset-paged after `after`: one
+   * ordered scan per visibility branch (`visibleListSql`), on the (owner, kind, created_at, id)
+   * indexes, and on (kind, created_at, id) for admins.
+   */
   async listVisible(query: {
     readonly kind: ManagedObjectKind;
     readonly caller: Caller;
@@ -143,27 +149,28 @@ export class ManagedObjectsRepository {
       return `$${params.length}`;
     };
     const where = [`o.kind = ${p(query.kind)}`];
-    const visible = visibleToSql(
-      query.caller,
-      { userId: 'o.owner_user_id', teamId: 'o.owner_team_id' },
-      p,
-    );
-    if (visible) where.push(visible);
     if (query.contains)
       where.push(`o.provider_object @> ${p(JSON.stringify(query.contains))}::jsonb`);
-    if (query.after) {
-      const cursor = p(query.after);
-      where.push(
-        `(o.created_at, o.id) < ((SELECT created_at FROM managed_objects WHERE id = ${cursor}), ${cursor}::uuid)`,
-      );
-    }
-    const rows = await this.dataSource.query<Row[]>(
-      `SELECT ${COLUMNS.replace(/(\w+)/g, 'o.$1')} FROM managed_objects o
-        WHERE ${where.join(' AND ')}
-        ORDER BY o.created_at DESC, o.id DESC
-        LIMIT ${p(query.limit + 1)}`,
-      params,
+    // A cursor naming no object compares with NULL: an empty page, as before.
+    const cursor = query.after === null ? null : p(query.after);
+    const sql = visibleListSql(
+      query.caller,
+      {
+        from: 'managed_objects o',
+        columns: LIST_COLUMNS,
+        owner: { userId: 'o.owner_user_id', teamId: 'o.owner_team_id' },
+        where,
+        orderBy: ['created_at', 'id'],
+        order: 'desc',
+        after:
+          cursor === null
+            ? null
+            : [`(SELECT created_at FROM managed_objects WHERE id = ${cursor})`, `${cursor}::uuid`],
+        limit: query.limit + 1,
+      },
+      p,
     );
+    const rows = await this.dataSource.query<Row[]>(sql, params);
     return { data: rows.slice(0, query.limit).map(toRecord), hasMore: rows.length > query.limit };
   }
 }
