@@ -13,24 +13,29 @@ export interface ResolvedDataSource {
   readonly embedded: EmbeddedPostgres | null;
 }
 
+const COMMON = {
+  type: 'postgres' as const,
+  entities: ENTITIES,
+  migrations: MIGRATIONS,
+  migrationsTableName: 'typeorm_migrations',
+  synchronize: false,
+  // PGlite and plain servers alike: gen_random_uuid() is core since PG 13; uuid-ossp needs privileges.
+  uuidExtension: 'pgcrypto' as const,
+  installExtensions: false,
+};
+
 /** One builder for the app and for ormconfig.ts: both modes use the postgres driver and the same migrations. */
 export async function buildDataSourceOptions(db: DatabaseConfig): Promise<ResolvedDataSource> {
-  const common = {
-    type: 'postgres' as const,
-    entities: ENTITIES,
-    migrations: MIGRATIONS,
-    migrationsTableName: 'typeorm_migrations',
-    synchronize: false,
-    // PGlite and plain servers alike: gen_random_uuid() is core since PG 13; uuid-ossp needs privileges.
-    uuidExtension: 'pgcrypto' as const,
-    installExtensions: false,
-  };
   if (db.kind === 'postgres' && db.url) {
     return {
-      options: { ...common, url: db.url, poolSize: 10, extra: { connectionTimeoutMillis: 5_000 } },
+      options: { ...COMMON, url: db.url, poolSize: 10, extra: { connectionTimeoutMillis: 5_000 } },
       embedded: null,
     };
   }
-  const embedded = await openEmbeddedPostgres(db.dataDir);
-  return { options: { ...common, poolSize: 1, extra: embedded.poolOptions }, embedded };
+  return embeddedDataSource(await openEmbeddedPostgres(db.dataDir));
+}
+
+/** The app's data-source options over an open embedded database (one connection). */
+export function embeddedDataSource(embedded: EmbeddedPostgres): ResolvedDataSource {
+  return { options: { ...COMMON, poolSize: 1, extra: embedded.poolOptions }, embedded };
 }
