@@ -1,5 +1,6 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnModuleDestroy } from '@nestjs/common';
 import type { Cache } from 'cache-manager';
+import { MetricsService } from '../observability/metrics.service';
 import type { CacheStore } from './cache-store.factory';
 
 export const CACHE_STORE = Symbol('CACHE_STORE');
@@ -23,17 +24,24 @@ export class CacheService implements OnModuleDestroy {
 
   private readonly cache: Cache;
 
-  constructor(@Inject(CACHE_STORE) private readonly store: CacheStore) {
+  constructor(
+    @Inject(CACHE_STORE) private readonly store: CacheStore,
+    @Optional() private readonly metrics?: MetricsService,
+  ) {
     this.cache = store.cache;
   }
 
   async get<T>(key: string): Promise<T | undefined> {
-    if (this.store.kind === 'none' || this.unconfirmedDeletes.has(key)) {
+    if (this.store.kind === 'none') return undefined;
+    if (this.unconfirmedDeletes.has(key)) {
       // The entry may still hold what a write replaced: not to be trusted until it is gone.
+      this.metrics?.cacheLookup(0, 1);
       return undefined;
     }
     const value = await this.bounded('get', () => this.cache.get<T>(key));
-    return value === TIMED_OUT || value === null ? undefined : value;
+    const hit = value !== TIMED_OUT && value !== null && value !== undefined;
+    this.metrics?.cacheLookup(hit ? 1 : 0, hit ? 0 : 1);
+    return hit ? value : undefined;
   }
 
   async set<T>(key: string, value: T, ttlMs: number): Promise<void> {
@@ -90,11 +98,14 @@ export class CacheService implements OnModuleDestroy {
     if (this.store.kind === 'none') return keys.map(() => undefined);
     const values = await this.bounded('mget', () => this.cache.mget<T>([...keys]));
     // An entry whose delete has not landed may still hold what a write replaced.
-    return keys.map((key, i) =>
+    const found = keys.map((key, i) =>
       values === TIMED_OUT || this.unconfirmedDeletes.has(key)
         ? undefined
         : (values[i] ?? undefined),
     );
+    const hits = found.reduce((n, value) => (value === undefined ? n : n + 1), 0);
+    this.metrics?.cacheLookup(hits, keys.length - hits);
+    return found;
   }
 
   /** Which store is in use (see CacheStore.kind). */
@@ -149,10 +160,12 @@ export class CacheService implements OnModuleDestroy {
       });
       const result = await Promise.race([call(), timeout]);
       if (result === TIMED_OUT) {
+        this.metrics?.cacheFailure(op, 'timeout');
         this.logThrottled(`cache ${op} took over ${CACHE_CALL_TIMEOUT_MS} ms; treated as a miss`);
       }
       return result;
     } catch (error) {
+      this.metrics?.cacheFailure(op, 'error');
       this.logThrottled(`cache ${op} failed; treated as a miss: ${(error as Error).message}`);
       return TIMED_OUT;
     } finally {

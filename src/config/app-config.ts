@@ -2,6 +2,7 @@ import type { Deployment } from './deployment';
 
 export type Role = 'user' | 'admin';
 export type LogLevel = 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+export type LogFormat = 'json' | 'pretty';
 
 export interface ApiKeyEntry {
   /** SHA-256 of the key: plain keys are hashed at load so they are not kept around in memory. */
@@ -27,6 +28,8 @@ export interface DatabaseConfig {
 export interface AppConfig {
   readonly port: number;
   readonly logLevel: LogLevel;
+  /** LOG_FORMAT; null: pretty when stdout is a terminal, JSON lines otherwise. */
+  readonly logFormat: LogFormat | null;
   readonly dataDir: string;
   readonly database: DatabaseConfig;
   readonly redisUrl: string | null;
@@ -42,6 +45,10 @@ export interface AppConfig {
   readonly maxUploadBytes: number;
   /** Largest JSON request body accepted (`gateway.max_json_body_bytes`). */
   readonly maxJsonBodyBytes: number;
+  /** `gateway.metrics_token`: the bearer token /metrics asks for; null leaves it open. */
+  readonly metricsToken: string | null;
+  /** `gateway.cors_origins`: browser origins allowed to call (`*`: any); empty: CORS off. */
+  readonly corsOrigins: readonly string[];
   readonly upstreamTimeoutMs: number;
   readonly cacheTtlMs: number;
   /** How often the file sweeper runs. */

@@ -5,7 +5,7 @@ import { closestMatch } from './edit-distance';
  * silently ignored `api_bse:` sends that deployment's key to api.openai.com — but a key LiteLLM
  * defines and this gateway does not use must not, or an existing LiteLLM config would not load.
  */
-interface KeySpec {
+export interface KeySpec {
   /** Keys this gateway reads, each with the spec of its value (null: a scalar or a free list). */
   readonly ours: Readonly<Record<string, KeySpec | null>>;
   /** Keys LiteLLM defines at this level that the gateway ignores (warned about once each). */
@@ -29,6 +29,8 @@ const GATEWAY: KeySpec = {
     default_target_models: null,
     max_upload_bytes: null,
     max_json_body_bytes: null,
+    metrics_token: null,
+    cors_origins: null,
   },
 };
 
@@ -116,7 +118,7 @@ const MODEL_LIST_ENTRY: KeySpec = {
   litellm: ['rpm', 'tpm'],
 };
 
-const CONFIG_FILE: KeySpec = {
+export const CONFIG_FILE: KeySpec = {
   ours: { model_list: MODEL_LIST_ENTRY, gateway: GATEWAY },
   litellm: [
     'litellm_settings',

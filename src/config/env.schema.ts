@@ -1,4 +1,4 @@
-import type { LogLevel } from './app-config';
+import type { LogFormat, LogLevel } from './app-config';
 
 /** Nest's levels, most severe first: a level enables itself and every level before it. */
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'log', 'debug', 'verbose'];
@@ -24,6 +24,8 @@ export interface EnvironmentVariables {
   readonly CONFIG_PATH: string | null;
   readonly ID_SIGNING_SECRET: string | null;
   readonly LOG_LEVEL: LogLevel;
+  /** null: pretty on a terminal, JSON lines otherwise. */
+  readonly LOG_FORMAT: LogFormat | null;
   readonly UPSTREAM_TIMEOUT_MS: number;
   readonly CACHE_TTL_MS: number;
   readonly SWEEP_INTERVAL_MS: number;
@@ -71,6 +73,13 @@ export function parseEnvironment(env: Env, problems: string[]): EnvironmentVaria
     return 'log';
   };
 
+  const logFormat = (): LogFormat | null => {
+    const name = read('LOG_FORMAT');
+    if (name === null || name === 'json' || name === 'pretty') return name;
+    problems.push(`env LOG_FORMAT: must be json or pretty (got "${name}")`);
+    return null;
+  };
+
   return {
     NODE_ENV: read('NODE_ENV'),
     PORT: int('PORT', 4000, 0, 65535),
@@ -79,6 +88,7 @@ export function parseEnvironment(env: Env, problems: string[]): EnvironmentVaria
     CONFIG_PATH: read('CONFIG_PATH'),
     ID_SIGNING_SECRET: matching('ID_SIGNING_SECRET', /^.{32,}$/s, 'must be at least 32 characters'),
     LOG_LEVEL: logLevel(),
+    LOG_FORMAT: logFormat(),
     UPSTREAM_TIMEOUT_MS: int('UPSTREAM_TIMEOUT_MS', 600_000, 100),
     CACHE_TTL_MS: int('CACHE_TTL_MS', 300_000, 0),
     SWEEP_INTERVAL_MS: int('SWEEP_INTERVAL_MS', 60_000, 1000),

@@ -13,6 +13,7 @@ import {
   IsString,
   Matches,
   Min,
+  MinLength,
   ValidateIf,
   ValidateNested,
   registerDecorator,
@@ -169,6 +170,22 @@ export class GatewaySettings {
   @IsInt()
   @Min(1024)
   max_json_body_bytes?: number;
+
+  /** The bearer token /metrics asks for (`os.environ/METRICS_TOKEN` keeps it out of the file). */
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'metrics_token must be at least 16 characters' })
+  metrics_token?: string;
+
+  /** Browser origins allowed to call the API (CORS); unset or empty: no CORS headers at all. */
+  @IsOptional()
+  @IsArray()
+  @Matches(/^(\*|https?:\/\/[^/\s]+)$/, {
+    each: true,
+    message:
+      'each cors_origins entry must be an origin (https://app.example.com[:port], no path) or *',
+  })
+  cors_origins?: string[];
 }
 
 export class GatewayConfigFile {

@@ -122,6 +122,7 @@ export function loadAppConfig(env: Env): AppConfig {
   return {
     port: vars.PORT,
     logLevel: vars.LOG_LEVEL,
+    logFormat: vars.LOG_FORMAT,
     dataDir: database.dataDir,
     database,
     redisUrl: vars.REDIS_URL,
@@ -134,6 +135,8 @@ export function loadAppConfig(env: Env): AppConfig {
     defaultTargetModels: gateway.default_target_models ?? [],
     maxUploadBytes: gateway.max_upload_bytes ?? DEFAULT_MAX_UPLOAD_BYTES,
     maxJsonBodyBytes: gateway.max_json_body_bytes ?? DEFAULT_MAX_JSON_BODY_BYTES,
+    metricsToken: gateway.metrics_token ?? null,
+    corsOrigins: gateway.cors_origins ?? [],
     upstreamTimeoutMs: vars.UPSTREAM_TIMEOUT_MS,
     cacheTtlMs: vars.CACHE_TTL_MS,
     sweepIntervalMs: vars.SWEEP_INTERVAL_MS,

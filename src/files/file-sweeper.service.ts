@@ -2,6 +2,7 @@ import {
   Inject,
   Injectable,
   Logger,
+  Optional,
   type BeforeApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
@@ -10,6 +11,7 @@ import { CacheService } from '../cache/cache.service';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { JobContext, PeriodicData } from '../jobs/job';
 import { JobsService } from '../jobs/jobs.service';
+import { MetricsService } from '../observability/metrics.service';
 import { ProviderRouterService } from '../provider-router/provider-router.service';
 import { copyOf } from '../provider-router/upload-fan-out';
 import type { FileRecord } from './file-record';
@@ -46,7 +48,15 @@ export class FileSweeperService implements OnModuleInit, BeforeApplicationShutdo
     private readonly cache: CacheService,
     private readonly jobs: JobsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+    @Optional() metrics?: MetricsService,
+  ) {
+    metrics?.setSource('sweepBacklog', () => this.backlog());
+  }
+
+  /** Files a pass would take now: a backlog that keeps growing means passes cannot keep up. */
+  backlog(): Promise<number> {
+    return this.files.countDueForSweep(this.config.sweepStaleAfterMs / 1000);
+  }
 
   onModuleInit(): void {
     this.jobs.schedule(SWEEP_QUEUE, this.config.sweepIntervalMs, (job) => this.scheduledPass(job));

@@ -4,6 +4,7 @@ import {
   Inject,
   Injectable,
   Logger,
+  Optional,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
@@ -25,6 +26,7 @@ import { QueueWorker } from './queue-worker';
 import { ADVISORY_LOCKS, withAdvisoryLock } from '../database/advisory-lock';
 import { PGBOSS_SCHEMA } from './pgboss-schema';
 import { SqlExecutor } from './sql-executor';
+import { MetricsService } from '../observability/metrics.service';
 
 const SCHEMA = PGBOSS_SCHEMA;
 const DEFAULT_RETRY_LIMIT = 3;
@@ -87,7 +89,11 @@ export class JobsService implements OnApplicationBootstrap, BeforeApplicationShu
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Optional() metrics?: MetricsService,
   ) {
+    // Read at scrape time: pg-boss's table is the truth, a copy kept here would drift from it.
+    // Before the engine runs (or once it stopped) there is nothing to count.
+    metrics?.setSource('jobs', () => (this.isRunning ? this.counts() : Promise.resolve({})));
     this.executor = new SqlExecutor(dataSource);
     this.boss = new PgBoss({
       db: this.executor,

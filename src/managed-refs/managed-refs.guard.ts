@@ -17,6 +17,7 @@ import {
 import type { GatewayRequest } from '../common/http/request-context';
 import type { IdKind, UnifiedIdPayload } from '../id-codec/id-codec';
 import { IdCodecService } from '../id-codec/id-codec.service';
+import { noteManagedRefs } from '../observability/request-store';
 import { locate, type RefField, type RefLocation } from './ref-field';
 import type { OwnedRecord } from './ref-loader';
 import { RefLoaders } from './ref-loaders';
@@ -59,6 +60,8 @@ export class ManagedRefsGuard implements CanActivate {
       ]) ?? [];
     const request = context.switchToHttp().getRequest<RefRequest>();
     const found = fields.flatMap((field) => this.decodeField(request, field));
+    // For the access line: the ids a request named, whether or not it may use them.
+    noteManagedRefs(found.map((ref) => ref.id));
     await this.load(found);
     const caller = request.caller;
     for (const ref of found) {

@@ -2,7 +2,9 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
 import type { Deployment } from '../config/deployment';
 import { InvalidRequestError } from '../common/errors/api-error';
+import { MetricsService } from '../observability/metrics.service';
 import { DeploymentPicker, type PickOptions } from './deployment-picker';
+import { meteredClients } from './metered-clients';
 import {
   PROVIDER_CLIENTS,
   ProviderError,
@@ -48,13 +50,17 @@ export class ProviderRouterService {
   private readonly byId = new Map<string, Deployment>();
 
   private readonly picker: DeploymentPicker;
+  /** The adapters, metered when the app has metrics (unit tests build the router without). */
+  private readonly clients: ProviderClients;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: RouterConfig,
-    @Inject(PROVIDER_CLIENTS) private readonly clients: ProviderClients,
+    @Inject(PROVIDER_CLIENTS) clients: ProviderClients,
     // Provided by the module; tests pass one with a seeded random and a fake clock.
     @Optional() picker?: DeploymentPicker,
+    @Optional() metrics?: MetricsService,
   ) {
+    this.clients = metrics ? meteredClients(clients, metrics) : clients;
     this.picker = picker ?? new DeploymentPicker({ cooldownMs: config.deploymentCooldownMs });
     for (const deployment of config.deployments) {
       this.byId.set(deployment.id, deployment);

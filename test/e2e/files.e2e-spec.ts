@@ -976,7 +976,7 @@ describe('Files API (e2e)', () => {
           : [],
       );
       const isPublic = (path: string): boolean =>
-        path.startsWith('/health/') || path.startsWith('/docs');
+        path.startsWith('/health/') || path.startsWith('/docs') || path === '/metrics';
       const guarded = routes.filter((r) => !isPublic(r.path));
       expect(guarded.map((r) => `${r.method.toUpperCase()} ${r.path}`).sort()).toEqual(
         expect.arrayContaining([

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
 import { Client } from 'pg';
+import type { DestinationStream } from 'pino';
 import { DataSource } from 'typeorm';
 import { stringify as toYaml } from 'yaml';
 import { loadAppConfig } from '../../src/config/load-app-config';
@@ -76,6 +77,14 @@ export interface TestAppOptions {
   readonly refreshIntervalMs?: number;
   /** Extra `model_info` keys per deployment id (`fine_tuned_deployments`, `base_model`). */
   readonly modelInfo?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /** LOG_LEVEL (default `error`). */
+  readonly logLevel?: string;
+  /** Where the gateway's log lines go instead of stdout (one JSON line per write). */
+  readonly logDestination?: DestinationStream;
+  /** `gateway.metrics_token`. */
+  readonly metricsToken?: string;
+  /** `gateway.cors_origins`. */
+  readonly corsOrigins?: readonly string[];
 }
 
 export interface TestApp {
@@ -191,7 +200,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       ...(options.redisUrl === null ? {} : { REDIS_URL: options.redisUrl ?? TEST_REDIS_URL }),
       ID_SIGNING_SECRET: signingSecret,
       DATA_DIR: join(tmp, 'data'),
-      LOG_LEVEL: 'error',
+      LOG_LEVEL: options.logLevel ?? 'error',
       UPSTREAM_TIMEOUT_MS: String(options.upstreamTimeoutMs ?? 15_000),
       ...(options.drainTimeoutMs === undefined
         ? {}
@@ -203,7 +212,10 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
         ? {}
         : { REFRESH_INTERVAL_MS: String(options.refreshIntervalMs) }),
     });
-    const app = await createApp(config);
+    const app = await createApp(
+      config,
+      options.logDestination ? { logDestination: options.logDestination } : {},
+    );
     let closing: Promise<void> | null = null;
     const shutdown = (): Promise<void> => (closing ??= app.close());
     cleanups.push(shutdown);
@@ -277,6 +289,12 @@ function configYaml(
   }
   if (options.maxJsonBodyBytes !== undefined) {
     gateway.max_json_body_bytes = options.maxJsonBodyBytes;
+  }
+  if (options.metricsToken !== undefined) {
+    gateway.metrics_token = options.metricsToken;
+  }
+  if (options.corsOrigins) {
+    gateway.cors_origins = [...options.corsOrigins];
   }
   return toYaml({
     model_list: deployments.map((d) => ({

@@ -1,20 +1,29 @@
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Logger } from 'pino';
 import type { AppConfig } from '../../config/app-config';
 import { DrainService } from '../../lifecycle/drain.service';
+import { httpObserver } from '../../observability/http-observer';
+import { MetricsService } from '../../observability/metrics.service';
 import { ApiError, InvalidRequestError } from '../errors/api-error';
 import { envelope, writeErrorEnvelope } from '../errors/openai-exception.filter';
 import { newRequestId, requestIdMiddleware } from './request-id.middleware';
 
 /**
- * What every request meets before any route: a request id, the drain gate, the body parsers
+ * What every request meets before any route: a request id, its access line and metrics (and
+ * the store that carries the id to every log line written for it), the drain gate, the body parsers
  * (JSON bodies of real model calls carry base64 images and documents, so the limit is
  * configurable), and envelope answers for what Node itself refuses before Express runs.
  * Order matters: anything registered before the request id would answer without one.
  */
-export function installHttpEdge(app: NestExpressApplication, config: AppConfig): void {
+export function installHttpEdge(
+  app: NestExpressApplication,
+  config: AppConfig,
+  logger: Logger,
+): void {
   app.use(requestIdMiddleware);
+  app.use(httpObserver(logger, app.get(MetricsService)));
   app.use(app.get(DrainService).middleware);
   app.useBodyParser('json', { limit: config.maxJsonBodyBytes });
   app.useBodyParser('urlencoded', { limit: config.maxJsonBodyBytes, extended: true });
