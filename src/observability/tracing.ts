@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
+import { format } from 'node:util';
+import type * as NestCommon from '@nestjs/common';
 import type * as OtelExpress from '@opentelemetry/instrumentation-express';
 import type * as OtelHttp from '@opentelemetry/instrumentation-http';
 import type * as OtelPg from '@opentelemetry/instrumentation-pg';
@@ -63,6 +65,8 @@ export function startTracing(env: OtelEnv): Tracing | null {
     require('@opentelemetry/instrumentation-undici') as typeof OtelUndici;
   /* eslint-enable @typescript-eslint/no-require-imports */
 
+  if (!env.OTEL_LOG_LEVEL) reportThroughAppLogger(sdk);
+
   const nodeSdk = new sdk.NodeSDK({
     // Merged under the env detector's attributes, so OTEL_SERVICE_NAME still wins.
     resource: sdk.resources
@@ -100,6 +104,35 @@ export function startTracing(env: OtelEnv): Tracing | null {
   preloadExpress();
   active = { shutdown: () => nodeSdk.shutdown() };
   return active;
+}
+
+/**
+ * Without a diagnostic logger the SDK drops its own errors silently: an endpoint that cannot be
+ * reached would look like a quiet service. Warnings and errors (a failed export, a full queue)
+ * go to the app's log instead, in its format. OTEL_LOG_LEVEL, when set, is the SDK's to honour
+ * (it then writes to the console itself).
+ */
+function reportThroughAppLogger(sdk: typeof OtelSdk): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Logger } = require('@nestjs/common') as typeof NestCommon;
+  const logger = new Logger('OpenTelemetry');
+  const line = (message: string, args: unknown[]): string => format(message, ...args);
+  // Failed exports reach the SDK's global error handler as Error objects, which its default
+  // handler would log as a JSON dump of every property, stack included: one line says it.
+  sdk.core.setGlobalErrorHandler((error) => {
+    const message = typeof error === 'string' ? error : (error.message ?? error.name ?? 'unknown');
+    logger.error(`spans may be lost: ${message}`);
+  });
+  sdk.api.diag.setLogger(
+    {
+      error: (message, ...args) => logger.error(line(message, args)),
+      warn: (message, ...args) => logger.warn(line(message, args)),
+      info: (message, ...args) => logger.log(line(message, args)),
+      debug: (message, ...args) => logger.debug(line(message, args)),
+      verbose: (message, ...args) => logger.verbose(line(message, args)),
+    },
+    { logLevel: sdk.api.DiagLogLevel.WARN, suppressOverrideMessage: true },
+  );
 }
 
 /**

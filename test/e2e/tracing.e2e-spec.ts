@@ -4,6 +4,7 @@
 // modules load, so the gateway under test is never the in-process app.
 import { createTestApp, type TestApp } from '../utils/create-test-app';
 import { startGatewayProcess, type GatewayProcess } from '../utils/gateway-process';
+import { waitFor } from '../utils/http';
 import {
   startOtlpCollector,
   type CollectedSpan,
@@ -207,4 +208,43 @@ describe('Traces (OpenTelemetry, OTLP)', () => {
     expect(exported).not.toContain('a line only the upstreams may see');
     expect(exported).not.toContain(FILENAME);
   });
+});
+
+describe('Traces to a collector that cannot be reached', () => {
+  let t: TestApp;
+  let gateway: GatewayProcess | undefined;
+
+  beforeAll(async () => {
+    t = await createTestApp({
+      deployments: [{ id: 'm-openai', modelName: 'model-m', dialect: 'openai' }],
+    });
+  });
+
+  afterAll(async () => {
+    await gateway?.stop().catch(() => undefined);
+    await t?.close();
+  });
+
+  it('should keep serving, and say in its log that spans could not be exported', async () => {
+    const gone = await startOtlpCollector();
+    await gone.close();
+    gateway = await startGatewayProcess(t, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: gone.endpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '2000',
+    });
+    const chat = await fetch(`${gateway.baseUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: t.bearer('alice'), 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'model-m', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(chat.status).toBe(200);
+    const running = gateway;
+    await waitFor(
+      () => /OpenTelemetry.*spans may be lost: connect ECONNREFUSED/.test(running.output()),
+      'a log line about the failed export',
+      15_000,
+    );
+  }, 120_000);
 });
