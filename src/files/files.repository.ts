@@ -145,15 +145,38 @@ export class FilesRepository {
     return (await this.findByIds([id]))[0];
   }
 
-  /** Every named file with its copies, in one query (`id = ANY($1)`), whatever its status. */
+  /**
+   * Every named file with its copies, in one query (`id = ANY($1)`, primary keys both), whatever
+   * its status. Plain SQL: the query builder and entity hydration took about as long as the
+   * query itself, on the path of every uncached retrieve.
+   */
   async findByIds(ids: readonly string[]): Promise<FileRecord[]> {
     if (ids.length === 0) return [];
-    const files = await this.dataSource.manager
-      .createQueryBuilder(ManagedFile, 'f')
-      .leftJoinAndSelect('f.copies', 'c')
-      .where('f.id = ANY(:ids)', { ids })
-      .getMany();
-    return files.map(toRecord);
+    const rows = await this.dataSource.query<Array<RawFileRow & RawCopyRow>>(
+      `SELECT ${LIST_COLUMNS.map((c) => `f.${c}`).join(', ')},
+              c.deployment_id, c.provider_file_id
+         FROM managed_files f LEFT JOIN managed_file_copies c ON c.file_id = f.id
+        WHERE f.id = ANY($1)`,
+      [ids],
+    );
+    const records = new Map<string, FileRecord & { copies: FileCopyRecord[] }>();
+    for (const row of rows) {
+      let record = records.get(row.id);
+      if (!record) {
+        record = { ...fromRaw(row), copies: [] };
+        records.set(row.id, record);
+      }
+      if (row.deployment_id !== null) {
+        record.copies.push({
+          deploymentId: row.deployment_id,
+          providerFileId: row.provider_file_id,
+        });
+      }
+    }
+    for (const record of records.values()) {
+      record.copies.sort((a, b) => a.deploymentId.localeCompare(b.deploymentId));
+    }
+    return [...records.values()];
   }
 
   async delete(id: string): Promise<void> {
@@ -316,6 +339,12 @@ interface RawFileRow {
   status: ManagedFileStatus;
   created_at: Date;
   expires_at: Date | null;
+}
+
+/** A copy's columns in a LEFT JOIN: null when the file has none. */
+interface RawCopyRow {
+  deployment_id: string | null;
+  provider_file_id: string | null;
 }
 
 const seconds = (date: Date): number => Math.floor(date.getTime() / 1000);
