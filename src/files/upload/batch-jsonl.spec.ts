@@ -275,6 +275,49 @@ describe(batchLineRewriter.name, () => {
       );
     });
 
+    it('should find body.model and the file id wherever the line puts them, and nothing that only looks like them', async () => {
+      const head = '{"custom_id":"c","method":"POST","url":"/v1/chat/completions","body":';
+      const cases: Array<[string, string]> = [
+        // The file part before the model key, spaces around colons.
+        [
+          '{"messages":[{"role":"user","content":[{"type":"file","file":{"file_id" : "file-managedA"}}]}],"model" :"gpt-4o-mini"}}',
+          '{"messages":[{"role":"user","content":[{"type":"file","file":{"file_id" : "file-providerA"}}]}],"model" :"gpt-4o-mini-2024-07-18"}}',
+        ],
+        // "model" and "file_id" as string values and escaped inside a prompt are not keys.
+        [
+          '{"model":"gpt-4o-mini","messages":[{"role":"model","content":[{"type":"text","text":"say \\"model\\": and \\"file_id\\":\\"file-managedB\\""},"file_id",{"type":"file","file":{"file_id":"file-managedB"}}]}]}}',
+          '{"model":"gpt-4o-mini-2024-07-18","messages":[{"role":"model","content":[{"type":"text","text":"say \\"model\\": and \\"file_id\\":\\"file-managedB\\""},"file_id",{"type":"file","file":{"file_id":"file-providerB"}}]}]}}',
+        ],
+        // A file_id outside the file-id paths stays, also next to one inside them.
+        [
+          '{"model":"gpt-4o-mini","metadata":{"file_id":"file-managedA"}}}',
+          '{"model":"gpt-4o-mini-2024-07-18","metadata":{"file_id":"file-managedA"}}}',
+        ],
+        [
+          '{"model":"gpt-4o-mini","metadata":{"file_id":"file-managedA"},"input":[{"type":"input_file","file_id":"file-managedB"}]}}',
+          '{"model":"gpt-4o-mini-2024-07-18","metadata":{"file_id":"file-managedA"},"input":[{"type":"input_file","file_id":"file-providerB"}]}}',
+        ],
+        // A model key elsewhere beside body.model; Responses parts; a null file_id.
+        [
+          '{"model":"gpt-4o-mini","tools":[{"model":"x"}],"input":[{"role":"user","content":[{"type":"input_file","file_id":"file-managedA"}]}]}}',
+          '{"model":"gpt-4o-mini-2024-07-18","tools":[{"model":"x"}],"input":[{"role":"user","content":[{"type":"input_file","file_id":"file-providerA"}]}]}}',
+        ],
+        [
+          '{"model":"gpt-4o-mini","input":[{"type":"input_file","file_id":null}]}}',
+          '{"model":"gpt-4o-mini-2024-07-18","input":[{"type":"input_file","file_id":null}]}}',
+        ],
+      ];
+      const url = (body: string): string =>
+        body.includes('"input"') ? '/v1/responses' : '/v1/chat/completions';
+      for (const [body, expected] of cases) {
+        const at = (b: string): string =>
+          `${head.replace('/v1/chat/completions', url(body))}${b}\n`;
+        const { output, error } = await run([at(body)]);
+        expect(error).toBeNull();
+        expect(output).toBe(at(expected));
+      }
+    });
+
     it('should check a duplicated file id that JSON.parse would have dropped', async () => {
       const input =
         '{"custom_id":"d","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4o-mini",' +
