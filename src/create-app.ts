@@ -43,10 +43,16 @@ export async function createApp(
     installHttpEdge(app, config, rootLogger);
     if (config.corsOrigins.length > 0) {
       // After the request id, so preflights are answered (204) with one and logged. Bearer keys
-      // travel in a header, never in cookies: no credentials mode. Another origin's preflight
-      // gets no Access-Control-* header, and the browser refuses the call.
+      // travel in a header, never in cookies: no credentials mode. A request from any other
+      // origin gets no Access-Control-* header at all (the cors package's array form would
+      // still send the allowed methods and headers), and the browser refuses the call.
+      const anyOrigin = config.corsOrigins.includes('*');
       app.enableCors({
-        origin: config.corsOrigins.includes('*') ? '*' : [...config.corsOrigins],
+        origin: (origin, allow) =>
+          allow(
+            null,
+            anyOrigin ? '*' : origin && config.corsOrigins.includes(origin) ? origin : false,
+          ),
         exposedHeaders: ['x-request-id', 'retry-after'],
         maxAge: 600,
       });

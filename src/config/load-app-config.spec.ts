@@ -451,4 +451,24 @@ gateway:
       'model_list[1].model_info.fine_tuned_deployments: must map fine-tuned model names to deployment names (strings)',
     ]);
   });
+
+  it('should read cors_origins (off by default) and refuse an entry that is not an origin', () => {
+    const env = { OPENAI_KEY: 'k', ALICE_KEY: 'k' };
+    expect(loadAppConfig({ ...env, CONFIG_PATH: writeConfig(VALID) }).corsOrigins).toEqual([]);
+    const allowed = VALID.replace(
+      'max_upload_bytes: 1048576',
+      'max_upload_bytes: 1048576\n  cors_origins: ["https://app.example.com", "http://localhost:5173"]',
+    );
+    expect(loadAppConfig({ ...env, CONFIG_PATH: writeConfig(allowed) }).corsOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:5173',
+    ]);
+    const wrong = VALID.replace(
+      'max_upload_bytes: 1048576',
+      'max_upload_bytes: 1048576\n  cors_origins: ["https://app.example.com/path"]',
+    );
+    expect(problemsOf(() => loadAppConfig({ ...env, CONFIG_PATH: writeConfig(wrong) }))).toEqual([
+      'gateway.cors_origins: each cors_origins entry must be an origin (https://app.example.com[:port], no path) or *',
+    ]);
+  });
 });
