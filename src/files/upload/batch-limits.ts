@@ -6,8 +6,9 @@ export interface BatchLimits {
   readonly maxBytes: number;
   /**
    * One line without its `\n` (a `\r` before it and a leading byte-order mark count). Also the
-   * most the rewriter ever holds of a line, so it bounds memory: a line is held as bytes, as a
-   * string and as the parsed value at once (about 3-4× this, per deployment being written).
+   * most the check ever holds of a line, so it bounds memory: the check (one per upload) holds a
+   * line as bytes, as a string and as the parsed value at once (about 3-4× this), and each
+   * deployment's rewriter the unfinished line's bytes (views of the chunks it received).
    */
   readonly maxLineBytes: number;
 }
