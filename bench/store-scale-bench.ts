@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import {
   GATEWAY_MAIN,
@@ -20,6 +21,8 @@ import {
   load,
   makeTempDir,
   parseFlags,
+  cpuStart,
+  pidsNamed,
   positiveInteger,
   progress,
   runBench,
@@ -237,6 +240,33 @@ async function main(): Promise<void> {
         path: '/files?limit=20&target_model_names=bench-rare',
       },
     ];
+    // A client that stops (the end of a run) leaves the gateway's queries running: the next run
+    // starts once the database has finished them, or a slow shape would slow the next one.
+    const drain = async (): Promise<void> => {
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        const { rows } = await db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()`,
+        );
+        if (rows[0].n === 0 || Date.now() > deadline) return;
+        await sleep(100);
+      }
+    };
+    const measure = async (
+      t: Target,
+      connections: number,
+      seconds: number,
+    ): Promise<LoadResult> => {
+      const cpu = cpuStart(gateway.proc.pid ?? 0, [sim.pid], services);
+      const result = await load(t, connections, seconds);
+      other.push(cpu().other / result.seconds);
+      await drain();
+      return result;
+    };
+    // CPU of processes outside this benchmark (in cores): a busy machine is visible in the table.
+    const services = [...pidsNamed('postgres'), ...pidsNamed('redis-server')];
+    const other: number[] = [];
     const wanted = options.shapes === 'all' ? null : options.shapes.split(',');
     const target = (shape: Shape): Target => {
       const key = CALLERS[shape.caller].key;
@@ -252,26 +282,28 @@ async function main(): Promise<void> {
       const t = target(shape);
       // Warm-up (JIT, pools); the uncached shape warms on ids it will not ask for again.
       const warm = t.paths ? { ...t, paths: t.paths.slice(-5000) } : t;
-      await load(warm, options.connections, 1);
+      await measure(warm, options.connections, 1);
+      other.length = 0;
       const runs: LoadResult[] = [];
       if (t.paths) {
         // Each run its own part of the ids, none asked for before.
         const third = Math.floor((t.paths.length - 5000) / 2);
-        runs.push(await load({ ...t, paths: t.paths.slice(0, third) }, 1, options.seconds));
+        runs.push(await measure({ ...t, paths: t.paths.slice(0, third) }, 1, options.seconds));
         runs.push(
-          await load(
+          await measure(
             { ...t, paths: t.paths.slice(third, 2 * third) },
             options.connections,
             options.seconds,
           ),
         );
       } else {
-        runs.push(await load(t, 1, options.seconds));
-        runs.push(await load(t, options.connections, options.seconds));
+        runs.push(await measure(t, 1, options.seconds));
+        runs.push(await measure(t, options.connections, options.seconds));
       }
       const [one, many] = runs;
+      const busy = Math.max(...other.splice(0)).toFixed(2);
       rows.push(
-        `| ${shape.name} | ${ms(one.p50)} | ${ms(one.p99)} | ${many.rps.toFixed(0)} | ${ms(many.p50)} | ${ms(many.p99)} | ${one.failures + many.failures} |`,
+        `| ${shape.name} | ${ms(one.p50)} | ${ms(one.p99)} | ${many.rps.toFixed(0)} | ${ms(many.p50)} | ${ms(many.p99)} | ${one.failures + many.failures} | ${busy} |`,
       );
       if (t.paths && Math.max(one.completed, many.completed) > (t.paths.length - 5000) / 2) {
         progress('more calls than distinct ids: some retrieves were answered from the cache');
@@ -281,14 +313,14 @@ async function main(): Promise<void> {
     if (options.bigPage && (wanted === null || wanted.includes('big'))) {
       progress('admin page of 10,000');
       const t = { url: `${url}/v1/files?limit=10000`, key: CALLERS.admin.key };
-      await load(t, 1, 2);
-      const r = await load(t, 1, options.seconds);
+      await measure(t, 1, 2);
+      const r = await measure(t, 1, options.seconds);
       big = `\nAdmin page of 10,000 files (\`limit=10000\`), concurrency 1: p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms (${r.completed} pages, ${r.failures} errors)\n`;
     }
     process.stdout.write(
       `\n${options.files} files; gateway on PostgreSQL, ${options.redisUrl ? 'Redis' : 'in-memory'} cache; ${options.seconds} s per run\n\n` +
-        `| call | c=1 p50 ms | c=1 p99 ms | c=${options.connections} req/s | c=${options.connections} p50 ms | c=${options.connections} p99 ms | errors |\n` +
-        `| --- | --- | --- | --- | --- | --- | --- |\n${rows.join('\n')}\n${big}`,
+        `| call | c=1 p50 ms | c=1 p99 ms | c=${options.connections} req/s | c=${options.connections} p50 ms | c=${options.connections} p99 ms | errors | other cores |\n` +
+        `| --- | --- | --- | --- | --- | --- | --- | --- |\n${rows.join('\n')}\n${big}`,
     );
   } finally {
     await db.end();
