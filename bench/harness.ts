@@ -491,20 +491,27 @@ export async function startListening(
   };
 }
 
+export type SimDialect = 'openai' | 'azure';
+/** The api-version Azure-dialect simulators insist on and the gateway config names. */
+export const AZURE_API_VERSION = '2024-10-21';
+
 /**
- * One simulated OpenAI upstream (`--dialect openai --api-key SIM_KEY`), plus `args` (e.g.
- * `--discard-content`, `--bandwidth N`), on a port the OS picks.
+ * One simulated upstream (`--dialect openai --api-key SIM_KEY`, or Azure's dated API with
+ * `dialect` azure), plus `args` (e.g. `--discard-content`, `--bandwidth N`), on a port the OS
+ * picks. An Azure simulator's apiBase is its resource endpoint, as the gateway config wants it.
  */
 export function startSimulator(
   name: string,
   args: readonly string[] = [],
   cpuProfDir: string | null = null,
+  dialect: SimDialect = 'openai',
 ): Promise<Sim> {
   return startListening(name, [
     ...cpuProfArgs(cpuProfDir, name),
     SIMULATOR_MAIN,
     '--dialect',
-    'openai',
+    dialect,
+    ...(dialect === 'azure' ? ['--api-version', AZURE_API_VERSION] : []),
     '--api-key',
     SIM_KEY,
     '--name',
@@ -535,14 +542,19 @@ export function gatewayConfig(
   apiBases: readonly string[],
   gatewayLines: string[] = [],
   upstreamModels: readonly string[] = [],
+  dialects: readonly SimDialect[] = [],
 ): string {
   const q = (s: string): string => JSON.stringify(s);
-  const deployments = apiBases.map(
-    (apiBase, i) =>
+  const deployments = apiBases.map((apiBase, i) => {
+    const azure = dialects[i] === 'azure';
+    const model = `${azure ? 'azure' : 'openai'}/${upstreamModels[i] ?? UPSTREAM_MODEL}`;
+    const version = azure ? `, api_version: ${q(AZURE_API_VERSION)}` : '';
+    return (
       `  - model_name: ${q(MODEL)}\n` +
-      `    litellm_params: { model: ${q(`openai/${upstreamModels[i] ?? UPSTREAM_MODEL}`)}, api_base: ${q(apiBase)}, api_key: ${q(SIM_KEY)} }\n` +
-      `    model_info: { id: ${q(`bench-sim-${i + 1}`)} }\n`,
-  );
+      `    litellm_params: { model: ${q(model)}, api_base: ${q(apiBase)}, api_key: ${q(SIM_KEY)}${version} }\n` +
+      `    model_info: { id: ${q(`bench-sim-${i + 1}`)} }\n`
+    );
+  });
   return (
     `# Written by bench/harness.ts\nmodel_list:\n${deployments.join('')}` +
     `gateway:\n  api_keys:\n    - { key: ${q(GATEWAY_KEY)}, user_id: ${q('bench')} }\n` +
@@ -613,6 +625,8 @@ export interface GatewayLaunch {
   gatewayLines?: string[];
   /** Each deployment's upstream model, in `apiBases` order (see gatewayConfig). */
   upstreamModels?: readonly string[];
+  /** Each deployment's dialect, in `apiBases` order (default openai). */
+  dialects?: readonly SimDialect[];
   /** Node flags before dist/main.js (e.g. from cpuProfArgs). */
   nodeArgs?: string[];
   /** Runs `wrapper[0] ...wrapper[1..] node …` (e.g. `/usr/bin/time -v -o FILE`). */
@@ -626,7 +640,7 @@ export async function startGateway(launch: GatewayLaunch): Promise<Gateway> {
   const configPath = join(launch.workDir, `${launch.name}.yaml`);
   writeFileSync(
     configPath,
-    gatewayConfig(launch.apiBases, launch.gatewayLines, launch.upstreamModels),
+    gatewayConfig(launch.apiBases, launch.gatewayLines, launch.upstreamModels, launch.dialects),
   );
   const port = await freePort();
   const env = gatewayEnv(configPath, port, join(launch.workDir, 'data'), launch.store);

@@ -4,17 +4,20 @@
  *   npm run build
  *   npm run bench:upload -- --scenario all --sizes 100MiB,1GiB
  *
- * Starts three simulated OpenAI upstreams (dist/simulator/main.js) and the gateway (dist/main.js)
- * as separate processes, then for every size compares
+ * Starts three simulated upstreams (dist/simulator/main.js; OpenAI or Azure dialect, see
+ * --deployments) and the gateway (dist/main.js) as separate processes, then for every size and
+ * client (undici, curl) compares
  *   direct   the client uploads straight to ONE simulator, and
  *   gateway  the client uploads once to the gateway, which copies to all THREE simulators,
  * while sampling the gateway's RSS every 50 ms. Every run is verified: the gateway must answer
- * 200 and every simulator must hold exactly one file with the right byte count and sha256.
+ * 200 and every simulator must hold exactly one file with the right byte count (and sha256,
+ * unless the simulators only count: --provider count).
  * It only talks HTTP to the processes it starts; nothing from src/ is imported but types.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -40,6 +43,7 @@ import {
   type CpuSplit,
   type RssSummary,
   type Sim,
+  type SimDialect,
 } from './harness';
 
 // ---------------------------------------------------------------------------------------------
@@ -75,6 +79,15 @@ const GOALS = {
 
 type Scenario = 'capped' | 'uncapped';
 type FieldOrder = 'fields-first' | 'file-first';
+/**
+ * undici: this process streams a generated body, chunked (no Content-Length), 64 KiB writes.
+ * curl: `curl -F … -F file=@FILE` reading the payload from disk, as a person at a shell does:
+ * Content-Length known, `Expect: 100-continue`, libcurl's own write sizes, no JavaScript.
+ */
+type ClientName = 'undici' | 'curl';
+const CLIENT_NAMES: readonly ClientName[] = ['undici', 'curl'];
+/** hash: each simulator sha256-hashes what it receives; count: it only counts (busboy, dropped). */
+type ProviderMode = 'hash' | 'count';
 
 // ---------------------------------------------------------------------------------------------
 // Command line
@@ -91,6 +104,10 @@ interface Options {
   cpuProfDir: string | null;
   /** External PostgreSQL for the gateway; null: the embedded default (PGlite in DATA_DIR). */
   databaseUrl: string | null;
+  clients: ClientName[];
+  /** The dialect of each of the SIM_COUNT simulators; the direct upload goes to the first. */
+  deployments: SimDialect[];
+  provider: ProviderMode;
 }
 
 const USAGE = `Usage: npm run bench:upload -- [options]
@@ -106,6 +123,13 @@ const USAGE = `Usage: npm run bench:upload -- [options]
   --cpu-prof DIR         run the gateway and simulators with --cpu-prof, writing to DIR
   --database-url URL     the gateway uses this (empty, dedicated) PostgreSQL instead of the
                          embedded default, to see the gateway's own footprint without PGlite
+  --client LIST          undici, curl, or undici,curl (default undici): who uploads, direct
+                         and through the gateway (curl -F reads the payload from a file)
+  --deployments LIST     the ${SIM_COUNT} simulators' dialects, e.g. openai,openai,azure
+                         (default openai,openai,openai); the direct upload goes to the first
+  --provider MODE        hash: simulators sha256 what they receive (verified); count: they
+                         only count it (busboy parses, bytes dropped; byte counts verified)
+                         (default hash)
   --help`;
 
 function parseArgs(argv: readonly string[]): Options {
@@ -119,6 +143,9 @@ function parseArgs(argv: readonly string[]): Options {
     timeV: existsSync(GNU_TIME),
     cpuProfDir: null,
     databaseUrl: null,
+    clients: ['undici'],
+    deployments: Array.from({ length: SIM_COUNT }, (): SimDialect => 'openai'),
+    provider: 'hash',
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -165,6 +192,26 @@ function parseArgs(argv: readonly string[]): Options {
       case '--database-url':
         options.databaseUrl = value();
         break;
+      case '--client':
+      case '--clients':
+        options.clients = listOf(name, value(), CLIENT_NAMES);
+        break;
+      case '--deployments': {
+        const dialects = listOf(name, value(), ['openai', 'azure'] as const, true);
+        if (dialects.length !== SIM_COUNT || dialects[0] !== 'openai') {
+          throw new Error(
+            `--deployments names ${SIM_COUNT} dialects, the first openai (the direct upload's), got '${dialects.join(',')}'`,
+          );
+        }
+        options.deployments = dialects;
+        break;
+      }
+      case '--provider': {
+        const v = value();
+        if (v !== 'hash' && v !== 'count') throw new Error(`--provider must be hash or count`);
+        options.provider = v;
+        break;
+      }
       case '--help':
       case '-h':
         process.stdout.write(`${USAGE}\n`);
@@ -193,6 +240,22 @@ function parseSize(text: string): number {
   const bytes = Math.round(Number(match[1]) * units[(match[2] ?? 'b').toLowerCase()]);
   if (!(bytes > 0)) throw new Error(`size must be positive: '${text}'`);
   return bytes;
+}
+
+/** A comma list of known names; without `repeats`, each at most once. */
+function listOf<T extends string>(
+  flag: string,
+  text: string,
+  known: readonly T[],
+  repeats = false,
+): T[] {
+  const names = text.split(',').map((n) => n.trim());
+  for (const n of names) {
+    if (!(known as readonly string[]).includes(n)) {
+      throw new Error(`${flag}: '${n}' is not one of ${known.join(', ')}`);
+    }
+  }
+  return (repeats ? names : [...new Set(names)]) as T[];
 }
 
 function positiveInteger(name: string, text: string): number {
@@ -277,6 +340,7 @@ async function startScenarioGateway(
     name: `gateway-${scenario}`,
     workDir,
     apiBases: sims.map((s) => s.apiBase),
+    dialects: options.deployments,
     store: storeOf(options),
     gatewayLines: [`max_upload_bytes: ${maxUpload}`],
     nodeArgs: cpuProfArgs(options.cpuProfDir, `gateway-${scenario}`),
@@ -298,10 +362,16 @@ async function startScenarioGateway(
 
 async function startStack(workDir: string, scenario: Scenario, options: Options): Promise<Stack> {
   const bandwidth = scenario === 'capped' ? ['--bandwidth', String(options.bandwidth)] : [];
+  const mode = options.provider === 'count' ? ['--count-only'] : [];
   const sims: Sim[] = [];
   for (let i = 0; i < SIM_COUNT; i++) {
     sims.push(
-      await startSimulator(`sim-${i + 1}`, ['--discard-content', ...bandwidth], options.cpuProfDir),
+      await startSimulator(
+        `sim-${i + 1}`,
+        ['--discard-content', ...mode, ...bandwidth],
+        options.cpuProfDir,
+        options.deployments[i],
+      ),
     );
   }
   const gateway = await startScenarioGateway(workDir, scenario, sims, options);
@@ -390,20 +460,51 @@ function multipartBody(
   };
 }
 
+/** The payload of `size` bytes as a file, for curl; written once per size and run. */
+const payloadFiles = new Map<number, string>();
+async function payloadFile(workDir: string, size: number): Promise<string> {
+  let path = payloadFiles.get(size);
+  if (path === undefined) {
+    path = join(workDir, `payload-${size}.bin`);
+    const out = createWriteStream(path);
+    for (const chunk of payloadChunks(size)) {
+      if (!out.write(chunk)) await once(out, 'drain');
+    }
+    out.end();
+    await once(out, 'finish');
+    payloadFiles.set(size, path);
+  }
+  return path;
+}
+
 interface UploadOutcome {
   status: number;
   body: string;
   wallMs: number;
 }
 
+interface UploadCall {
+  client: ClientName;
+  workDir: string;
+  url: string;
+  authorization: string;
+  fields: ReadonlyArray<readonly [string, string]>;
+  size: number;
+  order: FieldOrder;
+}
+
+function postMultipart(call: UploadCall): Promise<UploadOutcome> {
+  return call.client === 'curl' ? postWithCurl(call) : postWithUndici(call);
+}
+
 /** POSTs the form and reads the whole answer; wall time is from sending to the last byte back. */
-async function postMultipart(
-  url: string,
-  authorization: string,
-  fields: ReadonlyArray<readonly [string, string]>,
-  size: number,
-  order: FieldOrder,
-): Promise<UploadOutcome> {
+async function postWithUndici({
+  url,
+  authorization,
+  fields,
+  size,
+  order,
+}: UploadCall): Promise<UploadOutcome> {
   const form = multipartBody(fields, size, order);
   const started = performance.now();
   const res = await request(url, {
@@ -415,6 +516,36 @@ async function postMultipart(
   });
   const body = await res.body.text();
   return { status: res.statusCode, body, wallMs: performance.now() - started };
+}
+
+/**
+ * `curl -F name=value … -F file=@PATH` in the form's order. Wall time is curl's own
+ * `time_total` (connect to the last byte of the answer), without the process start-up.
+ */
+async function postWithCurl(call: UploadCall): Promise<UploadOutcome> {
+  const path = await payloadFile(call.workDir, call.size);
+  const fieldArgs = call.fields.flatMap(([n, v]) => ['-F', `${n}=${v}`]);
+  const fileArgs = ['-F', `file=@${path};filename=${FILENAME};type=application/octet-stream`];
+  const form =
+    call.order === 'fields-first' ? [...fieldArgs, ...fileArgs] : [...fileArgs, ...fieldArgs];
+  const curl = spawn('curl', [
+    '-sS',
+    '-H',
+    `Authorization: ${call.authorization}`,
+    ...form,
+    '-w',
+    '\n%{http_code} %{time_total}',
+    call.url,
+  ]);
+  let out = '';
+  let err = '';
+  curl.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  curl.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const [code] = (await once(curl, 'close')) as [number | null];
+  if (code !== 0) throw new Error(`curl exited with ${String(code)}: ${err}`);
+  const cut = out.lastIndexOf('\n');
+  const [status, seconds] = out.slice(cut + 1).split(' ');
+  return { status: Number(status), body: out.slice(0, cut), wallMs: Number(seconds) * 1000 };
 }
 
 async function getJson(url: string): Promise<unknown> {
@@ -436,13 +567,19 @@ async function resetSims(sims: readonly Sim[]): Promise<void> {
 }
 
 /**
- * Each simulator must hold exactly one file: `size` bytes with the payload's sha256. Returns how
- * many extra upload attempts the simulators saw (the gateway retries a failed copy once, from
- * the start: the run then moved more bytes than it reports, which the table flags).
+ * Each simulator must hold exactly one file: `size` bytes with the payload's sha256 (only the
+ * size when the simulators merely count: `hashed` false). Returns how many extra upload
+ * attempts the simulators saw (the gateway retries a failed copy once, from the start: the run
+ * then moved more bytes than it reports, which the table flags).
  */
-async function verifySims(sims: readonly Sim[], size: number, what: string): Promise<number> {
+async function verifySims(
+  sims: readonly Sim[],
+  size: number,
+  what: string,
+  hashed: boolean,
+): Promise<number> {
   let extraAttempts = 0;
-  const sha = expectedSha256(size);
+  const sha = hashed ? expectedSha256(size) : '';
   for (const sim of sims) {
     const state = (await getJson(`${sim.origin}/__sim/state`)) as {
       files: StoredFile[];
@@ -498,37 +635,50 @@ async function measured(stack: Stack, upload: () => Promise<number>): Promise<Me
   return { wallMs, retries: 0, cpu: cpu(), rss };
 }
 
-async function runDirect(stack: Stack, size: number): Promise<Measurement> {
+interface RunContext {
+  stack: Stack;
+  client: ClientName;
+  workDir: string;
+  hashed: boolean;
+}
+
+async function runDirect(run: RunContext, size: number): Promise<Measurement> {
+  const { stack } = run;
   const sim = stack.sims[0];
   await resetSims(stack.sims);
   const m = await measured(stack, async () => {
-    const out = await postMultipart(
-      `${sim.apiBase}/files`,
-      `Bearer ${SIM_KEY}`,
-      [['purpose', PURPOSE]],
+    const out = await postMultipart({
+      client: run.client,
+      workDir: run.workDir,
+      url: `${sim.apiBase}/files`,
+      authorization: `Bearer ${SIM_KEY}`,
+      fields: [['purpose', PURPOSE]],
       size,
-      'fields-first',
-    );
+      order: 'fields-first',
+    });
     if (out.status !== 200) throw new Error(`direct upload: HTTP ${out.status}: ${out.body}`);
     return out.wallMs;
   });
-  m.retries = await verifySims([sim], size, 'direct upload');
+  m.retries = await verifySims([sim], size, 'direct upload', run.hashed);
   return m;
 }
 
-async function runGateway(stack: Stack, size: number, order: FieldOrder): Promise<Measurement> {
+async function runGateway(run: RunContext, size: number, order: FieldOrder): Promise<Measurement> {
+  const { stack } = run;
   await resetSims(stack.sims);
   const m = await measured(stack, async () => {
-    const out = await postMultipart(
-      `${stack.gateway.url}/v1/files`,
-      `Bearer ${GATEWAY_KEY}`,
-      [
+    const out = await postMultipart({
+      client: run.client,
+      workDir: run.workDir,
+      url: `${stack.gateway.url}/v1/files`,
+      authorization: `Bearer ${GATEWAY_KEY}`,
+      fields: [
         ['purpose', PURPOSE],
         ['target_model_names', MODEL],
       ],
       size,
       order,
-    );
+    });
     if (out.status !== 200) {
       throw new Error(`gateway upload (${order}): HTTP ${out.status}: ${out.body}`);
     }
@@ -540,18 +690,20 @@ async function runGateway(stack: Stack, size: number, order: FieldOrder): Promis
     }
     return out.wallMs;
   });
-  m.retries = await verifySims(stack.sims, size, `gateway upload (${order})`);
+  m.retries = await verifySims(stack.sims, size, `gateway upload (${order})`, run.hashed);
   return m;
 }
 
 interface SizeResult {
   scenario: Scenario;
+  client: ClientName;
   size: number;
   direct: Measurement[];
   gateway: Measurement[];
 }
 
 interface SdkOrderResult {
+  client: ClientName;
   size: number;
   directWallMs: number;
   gateway: Measurement;
@@ -560,7 +712,7 @@ interface SdkOrderResult {
 interface ScenarioResult {
   scenario: Scenario;
   sizes: SizeResult[];
-  sdkOrder: SdkOrderResult | null;
+  sdkOrder: SdkOrderResult[];
   lifetimeMaxRss: number | null;
 }
 
@@ -582,40 +734,58 @@ async function runScenario(
     scenario === 'capped' ? ` (each simulator capped at ${rate(options.bandwidth)})` : '';
   progress(`[${scenario}] starting ${SIM_COUNT} simulators and the gateway${capped}`);
   const stack = await startStack(workDir, scenario, options);
-  const result: ScenarioResult = { scenario, sizes: [], sdkOrder: null, lifetimeMaxRss: null };
+  const result: ScenarioResult = { scenario, sizes: [], sdkOrder: [], lifetimeMaxRss: null };
+  const hashed = options.provider === 'hash';
+  const runs = options.clients.map((client): RunContext => ({ stack, client, workDir, hashed }));
   try {
     progress(
       `[${scenario}] gateway pid ${stack.gateway.pid} ready at ${stack.gateway.url}; warming up`,
     );
-    await runDirect(stack, WARMUP_BYTES);
-    await runGateway(stack, WARMUP_BYTES, 'fields-first');
+    for (const run of runs) {
+      await runDirect(run, WARMUP_BYTES);
+      await runGateway(run, WARMUP_BYTES, 'fields-first');
+    }
     for (const size of options.sizes) {
-      const sizeResult: SizeResult = { scenario, size, direct: [], gateway: [] };
+      const bySize = runs.map((run): SizeResult => ({
+        scenario,
+        client: run.client,
+        size,
+        direct: [],
+        gateway: [],
+      }));
+      // Clients take turns within each repetition, so a noisy minute hits both alike.
       for (let i = 1; i <= options.repeat; i++) {
-        const tag = `[${scenario}] ${bytes(size)} run ${i}/${options.repeat}`;
-        const direct = await runDirect(stack, size);
-        progress(`${tag} direct:  ${describe(direct)}`);
-        sizeResult.direct.push(direct);
-        const viaGateway = await runGateway(stack, size, 'fields-first');
-        progress(`${tag} gateway: ${describe(viaGateway)}`);
-        sizeResult.gateway.push(viaGateway);
+        for (const [k, run] of runs.entries()) {
+          const tag = `[${scenario}] ${run.client} ${bytes(size)} run ${i}/${options.repeat}`;
+          const direct = await runDirect(run, size);
+          progress(`${tag} direct:  ${describe(direct)}`);
+          bySize[k].direct.push(direct);
+          const viaGateway = await runGateway(run, size, 'fields-first');
+          progress(`${tag} gateway: ${describe(viaGateway)}`);
+          bySize[k].gateway.push(viaGateway);
+        }
       }
-      result.sizes.push(sizeResult);
+      result.sizes.push(...bySize);
     }
     if (scenario === 'uncapped' && options.sdkOrder) {
       const size = options.sdkOrderSize;
-      const measuredDirect = result.sizes.find((s) => s.size === size)?.direct ?? [];
-      let directWallMs = median(measuredDirect.map((m) => m.wallMs));
-      if (measuredDirect.length === 0) {
-        const direct = await runDirect(stack, size);
-        progress(`[${scenario}] ${bytes(size)} SDK-order baseline, direct: ${describe(direct)}`);
-        directWallMs = direct.wallMs;
+      for (const run of runs) {
+        const measuredDirect =
+          result.sizes.find((s) => s.size === size && s.client === run.client)?.direct ?? [];
+        let directWallMs = median(measuredDirect.map((m) => m.wallMs));
+        if (measuredDirect.length === 0) {
+          const direct = await runDirect(run, size);
+          progress(
+            `[${scenario}] ${run.client} ${bytes(size)} SDK-order baseline, direct: ${describe(direct)}`,
+          );
+          directWallMs = direct.wallMs;
+        }
+        const gateway = await runGateway(run, size, 'file-first');
+        progress(
+          `[${scenario}] ${run.client} ${bytes(size)} SDK order (file first), gateway: ${describe(gateway)}`,
+        );
+        result.sdkOrder.push({ client: run.client, size, directWallMs, gateway });
       }
-      const gateway = await runGateway(stack, size, 'file-first');
-      progress(
-        `[${scenario}] ${bytes(size)} SDK order (file first), gateway: ${describe(gateway)}`,
-      );
-      result.sdkOrder = { size, directWallMs, gateway };
     }
   } catch (error) {
     const logs = [stack.gateway.child, ...stack.sims.map((s) => s.child)].map((c) =>
@@ -686,10 +856,10 @@ function report(
 ): string {
   const lines: string[] = [];
   const head =
-    '| Scenario | Size | Direct → 1 sim: wall, MB/s | Gateway → 3 sims: wall, MB/s delivered | ' +
+    '| Scenario | Client | Size | Direct → 1 sim: wall, MB/s | Gateway → 3 sims: wall, MB/s delivered | ' +
     'Ratio (goal) | Gateway RSS start → peak (goal ≤ 150 MB) | RSS growth | CPU s direct: sims / client | ' +
     'CPU s gateway run: gw / sims / client / other (cores busy) |';
-  lines.push(head, `|${'---|'.repeat(9)}`);
+  lines.push(head, `|${'---|'.repeat(10)}`);
   const peaks: string[] = [];
   for (const r of results) {
     for (const s of r.sizes) {
@@ -710,20 +880,19 @@ function report(
       const d = medianRun(s.direct);
       const g = medianRun(s.gateway);
       lines.push(
-        `| ${r.scenario} | ${bytes(s.size)} | ${directWall.toFixed(2)} s${spread(s.direct)}, ${rate(directRate)} | ` +
+        `| ${r.scenario} | ${s.client} | ${bytes(s.size)} | ${directWall.toFixed(2)} s${spread(s.direct)}, ${rate(directRate)} | ` +
           `${gatewayWall.toFixed(2)} s${spread(s.gateway)}, ${rate(deliveredRate)}${retried(s.gateway)} | ${ratioCell} | ` +
           `${mb(start)} → ${mb(peak)} ${verdict(peak <= GOALS.peakRssMaxBytes)} | +${mb(peak - start)} | ` +
           `${d.cpu.sims.toFixed(1)} / ${d.cpu.client.toFixed(1)} | ${cpuCell(g)} |`,
       );
     }
-    if (r.sdkOrder) {
-      const s = r.sdkOrder;
+    for (const s of r.sdkOrder) {
       const wall = s.gateway.wallMs / 1000;
       const directRate = s.size / (s.directWallMs / 1000);
       const deliveredRate = (SIM_COUNT * s.size) / wall;
       const ratio = deliveredRate / directRate;
       lines.push(
-        `| ${r.scenario}, **SDK order** (file before fields: spooled, then fanned out) | ${bytes(s.size)} | ` +
+        `| ${r.scenario}, **SDK order** (file before fields: spooled, then fanned out) | ${s.client} | ${bytes(s.size)} | ` +
           `${(s.directWallMs / 1000).toFixed(2)} s, ${rate(directRate)} | ` +
           `${wall.toFixed(2)} s, ${rate(deliveredRate)}${retried([s.gateway])} | ` +
           `rate ${ratio.toFixed(2)}× (no goal; fields-first goal is ≥ ${GOALS.uncappedMinRatio}×) | ` +
@@ -732,14 +901,19 @@ function report(
           `${cpuCell(s.gateway)} |`,
       );
     }
-    if (r.sizes.length >= 2) {
-      const first = r.sizes[0];
-      const last = r.sizes[r.sizes.length - 1];
-      const p0 = Math.max(...first.gateway.map((m) => m.rss.peakBytes));
-      const p1 = Math.max(...last.gateway.map((m) => m.rss.peakBytes));
+    const sizes = [...new Set(r.sizes.map((s) => s.size))];
+    if (sizes.length >= 2) {
+      const [first, last] = [sizes[0], sizes[sizes.length - 1]];
+      const peakAt = (size: number): number =>
+        Math.max(
+          ...r.sizes
+            .filter((s) => s.size === size)
+            .flatMap((s) => s.gateway.map((m) => m.rss.peakBytes)),
+        );
+      const [p0, p1] = [peakAt(first), peakAt(last)];
       const flat = p1 <= p0 * (1 + GOALS.flatTolerance);
       peaks.push(
-        `- ${r.scenario}: peak RSS ${mb(p0)} at ${bytes(first.size)} vs ${mb(p1)} at ${bytes(last.size)} ` +
+        `- ${r.scenario}: peak RSS ${mb(p0)} at ${bytes(first)} vs ${mb(p1)} at ${bytes(last)} ` +
           `(${p1 >= p0 ? '+' : ''}${((p1 / p0 - 1) * 100).toFixed(1)} %) — flat (within ${GOALS.flatTolerance * 100} %): ${verdict(flat)}`,
       );
     }
@@ -802,7 +976,8 @@ async function main(): Promise<void> {
     `\n## Upload benchmark — ${started.toISOString()}\n\n` +
       `node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ` +
       `${(totalmem() / GiB).toFixed(0)} GiB RAM, load average at start ${load.join(' ')}; ` +
-      `gateway database: ${options.databaseUrl === null ? 'embedded (PGlite)' : 'external PostgreSQL'}\n\n` +
+      `gateway database: ${options.databaseUrl === null ? 'embedded (PGlite)' : 'external PostgreSQL'}; ` +
+      `deployments ${options.deployments.join(', ')}; simulators ${options.provider === 'hash' ? 'sha256-hash' : 'only count'} what they receive\n\n` +
       `${report(results, options, firstBootRss)}\n`,
   );
 }

@@ -44,6 +44,17 @@ describe(parseSimulatorArgs.name, () => {
     });
   });
 
+  it('should read --count-only, and refuse it without --discard-content', () => {
+    expect(parseSimulatorArgs(['--discard-content', '--count-only'], {})).toEqual({
+      dialect: 'openai',
+      discardContent: true,
+      countOnly: true,
+    });
+    expect(() => parseSimulatorArgs(['--count-only'], {})).toThrow(
+      '--count-only needs --discard-content',
+    );
+  });
+
   it('should default to the openai dialect', () => {
     expect(parseSimulatorArgs([], {})).toEqual({ dialect: 'openai' });
   });

@@ -9,13 +9,14 @@ const SETTINGS = {
   'api-version': 'SIM_API_VERSION',
   bandwidth: 'SIM_BANDWIDTH',
   'discard-content': 'SIM_DISCARD_CONTENT',
+  'count-only': 'SIM_COUNT_ONLY',
   'status-step-ms': 'SIM_STATUS_STEP_MS',
   name: 'SIM_NAME',
 } as const;
 
 type Setting = keyof typeof SETTINGS;
 
-const BOOLEAN_SETTINGS: ReadonlySet<Setting> = new Set<Setting>(['discard-content']);
+const BOOLEAN_SETTINGS: ReadonlySet<Setting> = new Set<Setting>(['discard-content', 'count-only']);
 
 function isSetting(name: string): name is Setting {
   return Object.prototype.hasOwnProperty.call(SETTINGS, name);
@@ -72,6 +73,11 @@ export function parseSimulatorArgs(
   }
   const discard = values.get('discard-content');
   if (discard !== undefined) options.discardContent = flag('discard-content', discard);
+  const countOnly = values.get('count-only');
+  if (countOnly !== undefined) options.countOnly = flag('count-only', countOnly);
+  if (options.countOnly === true && options.discardContent !== true) {
+    throw new Error('--count-only needs --discard-content (a stored file is always hashed)');
+  }
   const step = values.get('status-step-ms');
   if (step !== undefined) {
     options.statusStepMs = integer('status-step-ms', step, 0, Number.MAX_SAFE_INTEGER);

@@ -25,6 +25,8 @@ export interface FileRoutesDeps {
   dialect: Dialect;
   store: FileStore;
   discardContent: boolean;
+  /** With discardContent: count the uploaded bytes without hashing them. */
+  countOnly: boolean;
   /** Brings batches/jobs up to date so their output files show in listings. */
   refreshGenerated: () => Promise<void>;
 }
@@ -34,10 +36,10 @@ export class FileRoutes {
   constructor(private readonly deps: FileRoutesDeps) {}
 
   async create(req: IncomingMessage, body: Readable, res: ServerResponse): Promise<void> {
-    const { dialect, store, discardContent } = this.deps;
+    const { dialect, store, discardContent, countOnly } = this.deps;
     const id = newFileId(dialect);
     const contentPath = discardContent ? null : store.pathFor(id);
-    const form = await receiveMultipart(body, req.headers, contentPath);
+    const form = await receiveMultipart(body, req.headers, contentPath, !countOnly);
     let file: StoredFile;
     try {
       if (!form.file) throw badRequest("Missing required parameter: 'file'.", 'file');

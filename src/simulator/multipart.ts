@@ -22,14 +22,16 @@ export interface ReceivedForm {
 }
 
 /**
- * Parses an upload form as a stream: the `file` part is hashed and counted as it arrives and
- * written to `contentPath` (or dropped when null), so memory stays flat for any file size. The
- * promise settles only after the content is on disk. On failure the partial file is removed.
+ * Parses an upload form as a stream: the `file` part is counted (and hashed, unless `hash` is
+ * false: `sha256` is then '') as it arrives and written to `contentPath` (or dropped when null),
+ * so memory stays flat for any file size. The promise settles only after the content is on
+ * disk. On failure the partial file is removed.
  */
 export async function receiveMultipart(
   body: Readable,
   headers: IncomingHttpHeaders,
   contentPath: string | null,
+  hash = true,
 ): Promise<ReceivedForm> {
   let parser: busboy.Busboy;
   try {
@@ -65,15 +67,15 @@ export async function receiveMultipart(
       sha256: '',
     };
     file = received;
-    const hash = createHash('sha256');
+    const digest = hash ? createHash('sha256') : null;
     const meter = new PassThrough();
     meter.on('data', (chunk: Buffer) => {
       received.bytes += chunk.length;
-      hash.update(chunk);
+      digest?.update(chunk);
     });
     const sink = contentPath !== null ? createWriteStream(contentPath) : nullSink();
     fileDone = pipeline(stream, meter, sink).then(() => {
-      received.sha256 = hash.digest('hex');
+      received.sha256 = digest?.digest('hex') ?? '';
     });
     // A rejected fileDone is awaited below; this keeps it from counting as unhandled meanwhile.
     fileDone.catch(() => undefined);

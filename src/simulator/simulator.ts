@@ -160,6 +160,7 @@ class Simulator implements SimulatedUpstream {
       dialect: this.dialect,
       store: this.store,
       discardContent: this.options.discardContent ?? false,
+      countOnly: (this.options.discardContent ?? false) && (this.options.countOnly ?? false),
       refreshGenerated: () => this.refreshGenerated(),
     });
   }

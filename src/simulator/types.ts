@@ -125,6 +125,12 @@ export interface SimulatorOptions {
   bandwidthBytesPerSec?: number;
   /** Count and hash uploaded bytes but do not keep them; content then answers 404. */
   discardContent?: boolean;
+  /**
+   * With `discardContent`: only count the bytes, no sha256 (`sha256` is then ''): a provider
+   * that parses the form and drops the file, so the benchmarks' upstreams cost no more CPU than
+   * the multipart parse (three hashing simulators take most of a core at 200 MB/s each).
+   */
+  countOnly?: boolean;
   /** How long a batch / fine-tuning job stays in each status (default 200). */
   statusStepMs?: number;
   /** Shows in logs and in chat echo. */
