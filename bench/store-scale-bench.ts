@@ -258,14 +258,16 @@ async function main(): Promise<void> {
       connections: number,
       seconds: number,
     ): Promise<LoadResult> => {
+      // Read each time: the gateway's pool opens database sessions as the load grows.
+      const services = [...pidsNamed('postgres'), ...pidsNamed('redis-server')];
       const cpu = cpuStart(gateway.proc.pid ?? 0, [sim.pid], services);
       const result = await load(t, connections, seconds);
       other.push(cpu().other / result.seconds);
       await drain();
       return result;
     };
-    // CPU of processes outside this benchmark (in cores): a busy machine is visible in the table.
-    const services = [...pidsNamed('postgres'), ...pidsNamed('redis-server')];
+    // CPU of processes outside this benchmark (in cores): a busy machine is visible in the
+    // table. PostgreSQL's parallel workers live shorter than a run and count here too.
     const other: number[] = [];
     const wanted = options.shapes === 'all' ? null : options.shapes.split(',');
     const target = (shape: Shape): Target => {
