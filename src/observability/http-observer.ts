@@ -1,19 +1,11 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { NextFunction, Response } from 'express';
 import type { Level, Logger } from 'pino';
-import { pinoHttp, type HttpLogger } from 'pino-http';
 import type { GatewayRequest } from '../common/http/request-context';
 import { newRequestId } from '../common/http/request-id.middleware';
 import { type MetricsService, UNMATCHED_ROUTE } from './metrics.service';
-import { runWithRequestStore, type RequestStore } from './request-store';
-
-/** Where the observer keeps a request's store and start time on the request itself. */
-const OBSERVED = Symbol('observed');
-
-type ObservedRequest = GatewayRequest & {
-  [OBSERVED]?: { readonly store: RequestStore; readonly startedAt: number };
-};
+import { runWithRequestStore, type RequestStore, type UpstreamCallNote } from './request-store';
 
 /** Routes an orchestrator and Prometheus call every few seconds: logged at debug when 2xx. */
 const PROBE_ROUTES = new Set(['/health/live', '/health/ready', '/metrics']);
@@ -36,8 +28,9 @@ interface AccessLine {
 }
 
 /**
- * The observability of one HTTP request, done once when it ends: one access line (pino-http)
- * and the request series of /metrics. It also opens the request's AsyncLocalStorage store, so
+ * The observability of one HTTP request, done once when it ends: one access line and the
+ * request series of /metrics. (Not pino-http: it makes two child loggers per request, which
+ * cost more than everything else here on the chat path; see BENCHMARKS.md.) It also opens the request's AsyncLocalStorage store, so
  * that log lines written while the request is served carry its id and the guard and router can
  * note the unified ids and upstream calls for the access line. Installed right after the
  * request id (http-edge.ts), so every answer is counted, those of the drain gate included.
@@ -46,58 +39,58 @@ export function httpObserver(
   root: Logger,
   metrics: MetricsService,
 ): (req: GatewayRequest, res: Response, next: NextFunction) => void {
-  const access = (req: IncomingMessage, res: ServerResponse): AccessLine => {
-    const request = req as ObservedRequest;
-    const observed = request[OBSERVED];
-    const seconds = observed ? (performance.now() - observed.startedAt) / 1000 : 0;
-    const route = routeOf(request);
-    const status = res.writableFinished || res.headersSent ? res.statusCode : CLIENT_CLOSED;
-    metrics.httpRequest(request.method, route, status, seconds);
-    const store = observed?.store;
-    return {
-      method: request.method,
+  const finish = (req: GatewayRequest, res: ServerResponse, store: LazyRequestStore): void => {
+    const seconds = (performance.now() - store.startedAt) / 1000;
+    const route = routeOf(req);
+    const ended = res.writableFinished;
+    const status = ended || res.headersSent ? res.statusCode : CLIENT_CLOSED;
+    metrics.httpRequest(req.method, route, status, seconds);
+    const level: Level =
+      status >= 500 ? 'error' : PROBE_ROUTES.has(route) && status < 300 ? 'debug' : 'info';
+    if (!root.isLevelEnabled(level)) return;
+    const line: AccessLine & { request_id: string } = {
+      request_id: store.requestId,
+      method: req.method,
       route,
       status,
       ms: Math.round(seconds * 10_000) / 10,
-      user_id: request.caller?.userId ?? null,
-      ...(store?.refs ? { unified_ids: store.refs } : {}),
-      ...(store?.upstream ? { upstream: store.upstream } : {}),
+      user_id: req.caller?.userId ?? null,
+      ...(store.refs ? { unified_ids: store.refs } : {}),
+      ...(store.upstream ? { upstream: store.upstream } : {}),
     };
+    root[level](
+      line,
+      status >= 500 ? 'request failed' : ended ? 'request completed' : 'request aborted',
+    );
   };
-
-  const logger: HttpLogger<IncomingMessage, ServerResponse> = pinoHttp({
-    logger: root,
-    genReqId: (req) => (req as GatewayRequest).requestId ?? newRequestId(),
-    // The request's logger binds only its id; the access line is built by `access` alone.
-    quietReqLogger: true,
-    quietResLogger: true,
-    customAttributeKeys: { reqId: 'request_id' },
-    // pino-http would also bind a serialised request to a child logger: nothing of it is kept.
-    wrapSerializers: false,
-    serializers: { req: () => undefined },
-    customLogLevel: (req, res, error): Level => {
-      if (error !== undefined || res.statusCode >= 500) return 'error';
-      const route = routeOf(req as GatewayRequest);
-      return PROBE_ROUTES.has(route) && res.statusCode < 300 ? 'debug' : 'info';
-    },
-    customSuccessObject: (req, res) => access(req, res),
-    // The stack of a failure is logged where it happened (OpenAIExceptionFilter), with the id.
-    customErrorObject: (req, res) => access(req, res),
-    customSuccessMessage: (_req, res) =>
-      res.writableFinished ? 'request completed' : 'request aborted',
-    customErrorMessage: () => 'request failed',
-  });
 
   return (req, res, next) => {
-    logger(req, res);
-    const store: RequestStore = {
-      log: (req as GatewayRequest & { log: Logger }).log,
-      refs: null,
-      upstream: null,
-    };
-    (req as ObservedRequest)[OBSERVED] = { store, startedAt: performance.now() };
+    const store = new LazyRequestStore(root, req.requestId ?? newRequestId());
+    // 'close' comes last whether the response ended or the client went away: one listener.
+    res.once('close', () => finish(req, res, store));
     runWithRequestStore(store, next);
   };
+}
+
+/**
+ * The request's store. Its logger (a pino child binding the request id) is made on first use:
+ * most requests write no line but the access line, which the root logger writes with the id,
+ * and a child per request was the largest cost of logging on the chat path.
+ */
+class LazyRequestStore implements RequestStore {
+  readonly startedAt = performance.now();
+  refs: readonly string[] | null = null;
+  upstream: UpstreamCallNote[] | null = null;
+  private child: Logger | null = null;
+
+  constructor(
+    private readonly root: Logger,
+    readonly requestId: string,
+  ) {}
+
+  get log(): Logger {
+    return (this.child ??= this.root.child({ request_id: this.requestId }));
+  }
 }
 
 /**
