@@ -17,7 +17,6 @@
  * (user_data). It only talks HTTP to the processes it starts; nothing from src/ is imported but
  * types.
  */
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -46,6 +45,7 @@ import {
   type Gateway,
   type RssSummary,
   type Sim,
+  curlTimed,
 } from './harness';
 
 const SIM_COUNT = 3;
@@ -194,31 +194,20 @@ async function viaUndici(u: Upload): Promise<Answer> {
 }
 
 /** `curl -F` reading the file from disk (Content-Length known, `Expect: 100-continue`). */
-async function viaCurl(u: Upload): Promise<Answer> {
-  const curl = spawn('curl', [
-    '-sS',
-    '-H',
-    `Authorization: Bearer ${GATEWAY_KEY}`,
-    '-F',
-    `purpose=${u.purpose}`,
-    '-F',
-    `target_model_names=${MODEL}`,
-    '-F',
-    `file=@${u.path};filename=${u.filename};type=application/jsonl`,
-    '-w',
-    '\n%{http_code} %{time_total}',
+function viaCurl(u: Upload): Promise<Answer> {
+  return curlTimed(
+    [
+      '-H',
+      `Authorization: Bearer ${GATEWAY_KEY}`,
+      '-F',
+      `purpose=${u.purpose}`,
+      '-F',
+      `target_model_names=${MODEL}`,
+      '-F',
+      `file=@${u.path};filename=${u.filename};type=application/jsonl`,
+    ],
     u.url,
-  ]);
-  let out = '';
-  let err = '';
-  curl.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  curl.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise<number | null>((done) => curl.once('close', done));
-  if (code !== 0) throw new Error(`curl exited with ${String(code)}: ${err}`);
-  const cut = out.lastIndexOf('\n');
-  const [status, seconds] = out.slice(cut + 1).split(' ');
-  // curl's own clock: from its connect to the last byte of the answer, without process start-up.
-  return { status: Number(status), body: out.slice(0, cut), wallMs: Number(seconds) * 1000 };
+  );
 }
 
 const CLIENTS: Record<ClientName, (u: Upload) => Promise<Answer>> = {

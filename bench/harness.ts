@@ -795,3 +795,27 @@ export function median(values: readonly number[]): number {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
+
+/** An answer read whole, timed by the client that made it. */
+export interface TimedAnswer {
+  readonly status: number;
+  readonly body: string;
+  readonly wallMs: number;
+}
+
+/**
+ * One curl run (`-sS`, `args`, then `url`). Timed by curl's own clock (`time_total`: from its
+ * connect to the last byte of the answer), so process start-up is not counted.
+ */
+export async function curlTimed(args: readonly string[], url: string): Promise<TimedAnswer> {
+  const curl = spawn('curl', ['-sS', ...args, '-w', '\n%{http_code} %{time_total}', url]);
+  let out = '';
+  let err = '';
+  curl.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  curl.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((done) => curl.once('close', done));
+  if (code !== 0) throw new Error(`curl exited with ${String(code)}: ${err}`);
+  const cut = out.lastIndexOf('\n');
+  const [status, seconds] = out.slice(cut + 1).split(' ');
+  return { status: Number(status), body: out.slice(0, cut), wallMs: Number(seconds) * 1000 };
+}

@@ -14,7 +14,7 @@
  * unless the simulators only count: --provider count).
  * It only talks HTTP to the processes it starts; nothing from src/ is imported but types.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
@@ -44,6 +44,7 @@ import {
   type RssSummary,
   type Sim,
   type SimDialect,
+  curlTimed,
 } from './harness';
 
 // ---------------------------------------------------------------------------------------------
@@ -528,24 +529,7 @@ async function postWithCurl(call: UploadCall): Promise<UploadOutcome> {
   const fileArgs = ['-F', `file=@${path};filename=${FILENAME};type=application/octet-stream`];
   const form =
     call.order === 'fields-first' ? [...fieldArgs, ...fileArgs] : [...fileArgs, ...fieldArgs];
-  const curl = spawn('curl', [
-    '-sS',
-    '-H',
-    `Authorization: ${call.authorization}`,
-    ...form,
-    '-w',
-    '\n%{http_code} %{time_total}',
-    call.url,
-  ]);
-  let out = '';
-  let err = '';
-  curl.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  curl.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const [code] = (await once(curl, 'close')) as [number | null];
-  if (code !== 0) throw new Error(`curl exited with ${String(code)}: ${err}`);
-  const cut = out.lastIndexOf('\n');
-  const [status, seconds] = out.slice(cut + 1).split(' ');
-  return { status: Number(status), body: out.slice(0, cut), wallMs: Number(seconds) * 1000 };
+  return curlTimed(['-H', `Authorization: ${call.authorization}`, ...form], call.url);
 }
 
 async function getJson(url: string): Promise<unknown> {
