@@ -10,16 +10,14 @@ import type { GatewayRequest } from '../common/http/request-context';
 import { ListObjectsQueryDto } from '../managed-objects/dto/list-objects-query.dto';
 import type { ObjectList, ProviderObject } from '../managed-objects/managed-objects.service';
 import type { ObjectRecord } from '../managed-objects/object-record';
+import { fileIdRefs } from '../managed-refs/file-id-paths';
 import { Refs, UsesManagedRefs } from '../managed-refs/managed-refs.guard';
 import type { RefField } from '../managed-refs/ref-field';
 import type { ResolvedRefs } from '../managed-refs/resolved-refs';
-import { FineTuningService } from './fine-tuning.service';
+import { FineTuningService, JOB_FILE_FIELDS } from './fine-tuning.service';
 
 const JOB_ID: RefField = { in: 'params', path: 'fine_tuning_job_id', kind: 'fine_tuning_job' };
-const TRAINING_FILES: RefField[] = [
-  { in: 'body', path: 'training_file', kind: 'file' },
-  { in: 'body', path: 'validation_file', kind: 'file' },
-];
+const TRAINING_FILES: RefField[] = fileIdRefs(JOB_FILE_FIELDS);
 const AFTER: RefField = {
   in: 'query',
   path: 'after',

@@ -250,9 +250,12 @@ export class ManagedObjectsService {
   ): Promise<ProviderObject> {
     const deployment = this.router.deployment(record.deploymentId);
     const learnt: Record<string, string> = {};
-    for (const result of deployment ? spec.resultFiles(answer) : []) {
-      if (record.fileMap[result.providerFileId] || learnt[result.providerFileId]) continue;
-      learnt[result.providerFileId] = await this.registerResult(record, deployment!, result);
+    // A deployment no longer configured cannot serve result files: they are not registered.
+    if (deployment) {
+      for (const result of spec.resultFiles(answer)) {
+        if (record.fileMap[result.providerFileId] || learnt[result.providerFileId]) continue;
+        learnt[result.providerFileId] = await this.registerResult(record, deployment, result);
+      }
     }
     await this.objects.update(record.id, String(answer.status), answer, learnt);
     await spec.onAnswer?.(record, answer);
