@@ -6,6 +6,7 @@ import { validateSync, type ValidationError } from 'class-validator';
 import { parse as parseYaml } from 'yaml';
 import type { ApiKeyEntry, AppConfig, TrustedHeadersConfig } from './app-config';
 import { checkConfigKeys, isMapping } from './config-keys';
+import { sha256 } from '../common/auth/digest';
 import { ConfigError } from './config-error';
 import { databaseConfigFromEnv } from './database-config';
 import { PROVIDERS, type Deployment, type ProviderName } from './deployment';
@@ -146,10 +147,6 @@ export function loadAppConfig(env: Env): AppConfig {
     deploymentCooldownMs: vars.DEPLOYMENT_COOLDOWN_MS,
     warnings,
   };
-}
-
-export function sha256(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
 }
 
 function readConfigFile(path: string, problems: string[]): unknown {

@@ -1,7 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { Controller, Get, Headers, Inject, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { sha256 } from '../common/auth/digest';
 import { Public } from '../common/auth/public.decorator';
 import { AuthenticationError } from '../common/errors/api-error';
 import { APP_CONFIG, type AppConfig } from '../config/app-config';
@@ -45,8 +46,4 @@ export class MetricsController {
     const match = /^Bearer\s+(.+)$/i.exec(header ?? '');
     return match !== null && timingSafeEqual(sha256(match[1].trim()), expected);
   }
-}
-
-function sha256(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
 }

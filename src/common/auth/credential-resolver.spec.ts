@@ -1,4 +1,4 @@
-import { sha256 } from '../../config/load-app-config';
+import { sha256 } from './digest';
 import { AuthenticationError } from '../errors/api-error';
 import { CredentialResolver } from './credential-resolver';
 

@@ -1,9 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ApiKeyEntry, Role, TrustedHeadersConfig } from '../../config/app-config';
-import { sha256 } from '../../config/load-app-config';
 import { AuthenticationError } from '../errors/api-error';
 import type { Caller } from './caller';
+import { sha256 } from './digest';
 
 const USER_HEADER = 'x-user-id';
 const TEAM_HEADER = 'x-team-id';
