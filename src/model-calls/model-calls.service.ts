@@ -101,9 +101,10 @@ export class ModelCallsService {
     response.status(reply.status);
     const rewrite = rewriteFor(reply);
     if (reply.kind === 'json') {
-      const text = JSON.stringify(reply.body);
       response.setHeader('content-type', 'application/json');
-      response.end(rewrite ? rewrite(text) : text);
+      // Unchanged, the upstream's bytes go out as they came. A rewrite reads compact JSON (the
+      // spelling of ids it looks for), so it gets the body serialised by us.
+      response.end(rewrite ? rewrite(JSON.stringify(reply.body)) : reply.text);
       return;
     }
     response.setHeader('content-type', reply.contentType);

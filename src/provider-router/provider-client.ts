@@ -96,6 +96,11 @@ export type ProviderReply =
       readonly kind: 'json';
       readonly status: number;
       readonly body: unknown;
+      /**
+       * `body` as JSON text: the upstream's own bytes when the adapter did not change the
+       * object (a reply relayed unchanged is not serialised again), else `body` serialised.
+       */
+      readonly text: string;
       readonly headers: UpstreamHeaders;
     }
   | {

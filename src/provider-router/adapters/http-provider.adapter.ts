@@ -205,11 +205,15 @@ export abstract class HttpProviderAdapter implements ProviderClient {
     const empty =
       response.statusCode === 204 || headerValue(response.headers['content-length']) === '0';
     if (empty || isJsonMediaType(contentType)) {
-      const text = await response.body.text();
+      let text = await response.body.text();
       let body: unknown = null;
-      if (text.trim() !== '') {
+      if (text.trim() === '') {
+        text = 'null';
+      } else {
         try {
-          body = this.normaliseReply(operation, JSON.parse(text) as unknown);
+          const parsed = JSON.parse(text) as unknown;
+          body = this.normaliseReply(operation, parsed);
+          if (body !== parsed) text = JSON.stringify(body);
         } catch {
           throw new ProviderError(
             'upstream answered with malformed JSON',
@@ -221,7 +225,7 @@ export abstract class HttpProviderAdapter implements ProviderClient {
           );
         }
       }
-      return { kind: 'json', status: response.statusCode, body, headers };
+      return { kind: 'json', status: response.statusCode, body, text, headers };
     }
     return {
       kind: 'stream',

@@ -1,6 +1,8 @@
 // Model calls (ProviderClient.call) for both dialects, over real loopback HTTP against the
 // project's simulated upstream: where each operation goes, JSON and streamed replies, aborts
 // and error mapping. File operations are covered by http-provider.adapter.spec.ts.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Agent } from 'undici';
 import type { Deployment } from '../../config/deployment';
@@ -425,5 +427,63 @@ describe.each<Dialect>(['openai', 'azure'])('ProviderClient.call (%s dialect)', 
       expect(error.status).toBe(404);
       expect(error.message).toBe('No such Response object: resp_***');
     });
+  });
+});
+
+describe('ProviderClient.call: JSON replies as sent', () => {
+  // OpenAI's own JSON answers are indented; what the gateway relays unchanged must be the
+  // upstream's bytes, not a re-serialised copy.
+  const PRETTY = '{\n  "id": "chatcmpl-1",\n  "object": "chat.completion",\n  "choices": []\n}\n';
+  const AZURE_JOB = JSON.stringify({ id: 'ftjob-1', status: 'pending', organisation_id: 'org-1' });
+  let server: Server;
+  let base: string;
+  let pool: Agent;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(req.url?.includes('fine_tuning') ? AZURE_JOB : PRETTY);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    pool = createUpstreamPool(5_000);
+  });
+
+  afterAll(async () => {
+    await pool.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  const on = (provider: Dialect): Deployment => ({
+    id: `${provider}-raw`,
+    modelName: 'gpt-test',
+    provider,
+    upstreamModel: 'gpt-4o-mini',
+    apiBase: provider === 'azure' ? base : `${base}/v1`,
+    apiKey: API_KEY,
+    apiVersion: provider === 'azure' ? API_VERSION : null,
+    weight: 1,
+  });
+
+  it('should hand over the bytes of a reply it did not change, parsed beside them', async () => {
+    const adapter = new OpenAIAdapter({ timeoutMs: 5_000, dispatcher: pool });
+    const reply = await adapter.call(on('openai'), {
+      operation: 'chat.completions',
+      body: { model: 'gpt-4o-mini', messages: [] },
+    });
+    if (reply.kind !== 'json') throw new Error('expected JSON');
+    expect(reply.text).toBe(PRETTY);
+    expect(reply.body).toEqual({ id: 'chatcmpl-1', object: 'chat.completion', choices: [] });
+  });
+
+  it("should give the normalised object's JSON when the dialect changed the answer", async () => {
+    const adapter = new AzureAdapter({ timeoutMs: 5_000, dispatcher: pool });
+    const reply = await adapter.call(on('azure'), {
+      operation: 'fine_tuning.jobs.retrieve',
+      id: 'ftjob-1',
+    });
+    if (reply.kind !== 'json') throw new Error('expected JSON');
+    expect(reply.body).toMatchObject({ status: 'queued', organization_id: 'org-1' });
+    expect(JSON.parse(reply.text)).toEqual(reply.body);
   });
 });
