@@ -574,7 +574,10 @@ export function gatewayEnv(
     CONFIG_PATH: configPath,
     PORT: String(port),
     DATA_DIR: dataDir,
-    LOG_LEVEL: 'warn',
+    // warn by default: the benchmarks measure serving, and the access lines (info) are built
+    // either way; GATEWAY_LOG_LEVEL=info writes them too (to the harness's pipe, as a container
+    // runtime reads stdout).
+    LOG_LEVEL: process.env.GATEWAY_LOG_LEVEL ?? 'warn',
   };
   // Only what the benchmark asks for: nothing outside this run is touched by default.
   delete env.DATABASE_URL;
