@@ -1,6 +1,5 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Caller } from '../common/auth/caller';
-import type { Deployment } from '../config/deployment';
 import { InvalidRequestError } from '../common/errors/api-error';
 import { deploymentsHoldingEvery, providerFileIdOn } from '../files/file-placement';
 import type { FileRecord } from '../files/file-record';
@@ -13,6 +12,7 @@ import {
   type ProviderObject,
 } from '../managed-objects/managed-objects.service';
 import type { ObjectRecord } from '../managed-objects/object-record';
+import { ModelCatalogService } from '../models/model-catalog.service';
 import { ProviderRouterService } from '../provider-router/provider-router.service';
 
 /** The fields OpenAI's Batch schema requires. */
@@ -71,6 +71,7 @@ export class BatchesService implements OnModuleInit {
   constructor(
     private readonly objects: ManagedObjectsService,
     private readonly router: ProviderRouterService,
+    private readonly catalog: ModelCatalogService,
   ) {}
 
   onModuleInit(): void {
@@ -104,9 +105,15 @@ export class BatchesService implements OnModuleInit {
       );
     }
     const { model, ...forward } = body;
+    // An optional `model` narrows the choice, resolved as every call resolves one (a fine-tuned
+    // model the caller may use included); without it, any deployment holding the file.
+    const deployments =
+      model === undefined || model === null
+        ? this.router.deployments
+        : (await this.catalog.resolve(model, caller)).deployments;
     const candidates = deploymentsHoldingEvery(
       [input],
-      this.deploymentsFor(model),
+      deployments,
       typeof model === 'string' ? model : null,
       (id) => this.router.deployment(id)?.modelName,
     );
@@ -138,17 +145,5 @@ export class BatchesService implements OnModuleInit {
 
   list(caller: Caller, after: string | null, limit: number): Promise<ObjectList> {
     return this.objects.list(BATCH, caller, { after, limit });
-  }
-
-  /** Every deployment, or `model`'s when the caller names one (the gateway's own extension). */
-  private deploymentsFor(model: unknown): readonly Deployment[] {
-    if (model === undefined || model === null) return this.router.deployments;
-    if (typeof model !== 'string' || this.router.deploymentsOf(model).length === 0) {
-      throw new InvalidRequestError(
-        `Unknown model ${JSON.stringify(model)}. Known models: ${this.router.modelNames.join(', ')}.`,
-        { param: 'model', code: 'model_not_found' },
-      );
-    }
-    return this.router.deploymentsOf(model);
   }
 }

@@ -194,7 +194,7 @@ describe('Batches', () => {
     expect((await del(t, `/v1/files/${inputId}`)).status).toBe(200);
   });
 
-  it('should run on a deployment of the named model only, and refuse a model the file is not on', async () => {
+  it('should run on a deployment of the named model only, and refuse a model the file is not on or that does not exist', async () => {
     const inputId = await uploadBatchFile(1, 'model-a,model-b');
     const onB = await alice.batches.create({
       input_file_id: inputId,
@@ -217,6 +217,20 @@ describe('Batches', () => {
         model: 'model-b',
       });
     expect(expectEnvelope(refused, 400).code).toBe('file_not_on_model');
+    // An unknown model is refused as a chat call refuses it, before any upstream call.
+    const unknown = await request(t.http)
+      .post('/v1/batches')
+      .set('authorization', t.bearer('alice'))
+      .send({
+        input_file_id: inputId,
+        endpoint: '/v1/chat/completions',
+        completion_window: '24h',
+        model: 'model-z',
+      });
+    const error = expectEnvelope(unknown, 404);
+    expect(error.code).toBe('model_not_found');
+    expect(error.message).toContain('model-a, model-b');
+    expect(t.sims['b-openai'].calls.filter((c) => c.route === 'batches.create')).toHaveLength(1);
   });
 });
 
