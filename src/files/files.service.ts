@@ -42,6 +42,7 @@ import { DEFAULT_BATCH_LIMITS } from './upload/batch-limits';
 import { IncomingUpload } from './upload/incoming-upload';
 import { SpoolFile } from './upload/spool-file';
 import { isCopyOf, taggedFilename } from './upload/upload-tag';
+import { noteManagedRefs } from '../observability/request-store';
 
 /** Slack for multipart framing when judging a declared Content-Length against the file limit. */
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
@@ -214,10 +215,13 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
         result.copies.map((c) => ({ deploymentId: c.deployment.id, providerFileId: c.file.id })),
         earliestExpiry(expiryFrom(createdAt, final.expiresAfterSeconds), result.copies),
       );
+      const created = toFileObject(record, this.ids);
+      // The id the caller will use, on this request's access line and in this one.
+      noteManagedRefs([created.id]);
       this.logger.log(
-        `file ${id}: ${spool.size} bytes copied to ${result.copies.length} deployment(s) for ${caller.userId}`,
+        `file ${created.id}: ${spool.size} bytes copied to ${result.copies.length} deployment(s) for ${caller.userId}`,
       );
-      return toFileObject(record, this.ids);
+      return created;
     } finally {
       clearInterval(heartbeat);
     }

@@ -20,6 +20,7 @@ import { ProviderRouterService } from '../provider-router/provider-router.servic
 import type { ManagedObjectKind } from './managed-object.entity';
 import { ManagedObjectsRepository } from './managed-objects.repository';
 import { TERMINAL_STATUSES, type ObjectRecord } from './object-record';
+import { noteManagedRefs } from '../observability/request-store';
 
 /** A provider's object (a batch, a fine-tuning job) as JSON. */
 export type ProviderObject = Record<string, unknown>;
@@ -167,7 +168,9 @@ export class ManagedObjectsService {
       fileIds: [...new Set(inputs.map((i) => i.payload.uid))],
       fileMap,
     });
-    return this.stored(spec, record, answer);
+    const created = await this.stored(spec, record, answer);
+    noteManagedRefs([String(created.id)]);
+    return created;
   }
 
   /** A terminal object from the store; otherwise its provider's answer, which updates the store. */

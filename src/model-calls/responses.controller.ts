@@ -16,6 +16,7 @@ import type { ResolvedRef, ResolvedRefs } from '../managed-refs/resolved-refs';
 import type { JsonObject, ProviderCall } from '../provider-router/provider-client';
 import { ProviderRouterService } from '../provider-router/provider-router.service';
 import { replaceAll } from '../common/text/replace-all';
+import { currentRequestStore, noteManagedRefs } from '../observability/request-store';
 import { ModelCallsService, type ReplyRewrite } from './model-calls.service';
 import type { ResponseRecord } from './response-refs';
 
@@ -186,22 +187,23 @@ export class ResponsesController {
    */
   private sealer(deployment: Deployment, caller: Caller, back: Map<string, string>): ReplyRewrite {
     let sealedFor: string | null = null;
+    // Taken now: a stream's events are rewritten outside this request's async context.
+    const store = currentRequestStore();
     return (text) => {
       if (sealedFor === null) {
         const providerId = PROVIDER_RESPONSE_ID.exec(text)?.[1];
         if (providerId && !back.has(providerId)) {
           sealedFor = providerId;
-          back.set(
+          const sealed = this.ids.encode({
+            kind: 'response',
+            uid: randomUUID(),
+            deploymentId: deployment.id,
             providerId,
-            this.ids.encode({
-              kind: 'response',
-              uid: randomUUID(),
-              deploymentId: deployment.id,
-              providerId,
-              ownerUserId: caller.userId,
-              ...(caller.teamId === null ? {} : { ownerTeamId: caller.teamId }),
-            }),
-          );
+            ownerUserId: caller.userId,
+            ...(caller.teamId === null ? {} : { ownerTeamId: caller.teamId }),
+          });
+          back.set(providerId, sealed);
+          noteManagedRefs([sealed], store);
         }
       }
       return replaceAll(text, back);

@@ -17,7 +17,7 @@ export interface UpstreamCallNote {
 export interface RequestStore {
   /** The request's logger: every line it writes carries the request id. */
   readonly log: Logger;
-  /** Unified ids the request named (recorded by ManagedRefsGuard). */
+  /** Unified ids the request named (ManagedRefsGuard) or created (uploads, batches, jobs). */
   refs: readonly string[] | null;
   upstream: UpstreamCallNote[] | null;
 }
@@ -33,9 +33,16 @@ export function currentRequestStore(): RequestStore | undefined {
   return storage.getStore();
 }
 
-export function noteManagedRefs(ids: readonly string[]): void {
+/**
+ * Notes unified ids on the request's store: the current one, or `store` taken earlier by code
+ * that runs later outside the request's async context (a stream's events arrive in the
+ * context of the pooled upstream socket, which may have been opened for another request).
+ */
+export function noteManagedRefs(
+  ids: readonly string[],
+  store: RequestStore | undefined = storage.getStore(),
+): void {
   if (ids.length === 0) return;
-  const store = storage.getStore();
   if (store) store.refs = store.refs ? [...store.refs, ...ids] : ids;
 }
 

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { DestinationStream } from 'pino';
 import request from 'supertest';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
-import { expectEnvelope, get, uploadOk } from '../utils/files-client';
+import { expectEnvelope, get, uploadOk, uploadRequest } from '../utils/files-client';
 
 const METRICS_TOKEN = `metrics-token-${randomBytes(8).toString('hex')}`;
 
@@ -161,6 +161,26 @@ describe('Observability (e2e)', () => {
       }
       expect(everything.toLowerCase()).not.toContain('authorization');
       expect(everything).not.toContain('Bearer');
+    });
+
+    it("should name the file an upload created on the upload's access line, and in its log line", async () => {
+      const res = await uploadRequest(t, { targets: 'gpt-4o-mini' });
+
+      expect(res.status).toBe(200);
+      const fileId = (res.body as { id: string }).id;
+      const requestId = res.headers['x-request-id'];
+      const line = await accessLine(logs, requestId);
+      expect(line).toMatchObject({
+        route: '/v1/files',
+        status: 200,
+        user_id: 'alice',
+        unified_ids: [fileId],
+      });
+      const copied = logs
+        .lines()
+        .filter((l) => l.request_id === requestId && String(l.msg).includes('copied'));
+      expect(copied).toHaveLength(1);
+      expect(copied[0].msg).toContain(fileId);
     });
 
     it('should log a file retrieve under its route template, not its path', async () => {
