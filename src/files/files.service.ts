@@ -129,9 +129,7 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
       upload.stop(error instanceof Error ? error : new Error(String(error)));
       if (error instanceof ClientClosedRequestError) {
         // A normal event, not a fault: one line, and the copies are already removed.
-        this.logger.warn(
-          `[${request.requestId ?? '-'}] client went away mid-upload; upload abandoned`,
-        );
+        this.logger.warn('client went away mid-upload; upload abandoned');
       }
       throw error;
     } finally {

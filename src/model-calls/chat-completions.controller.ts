@@ -47,7 +47,6 @@ export class ChatCompletionsController {
         body.model = deployment.upstreamModel;
         return { operation: 'chat.completions', body };
       },
-      request,
       response,
     );
     await this.calls.relay(result, response);

@@ -7,7 +7,6 @@ import { UpstreamError } from '../common/errors/api-error';
 import { ModelCatalogService, type ModelRoute } from '../models/model-catalog.service';
 import { toCallerError } from '../provider-router/caller-error';
 import { clientGone } from '../common/http/client-gone';
-import type { GatewayRequest } from '../common/http/request-context';
 import type { Deployment } from '../config/deployment';
 import { deploymentsHoldingEvery, providerFileIdOn } from '../files/file-placement';
 import type { FileRecord } from '../files/file-record';
@@ -66,7 +65,6 @@ export class ModelCallsService {
     candidates: readonly Deployment[],
     refs: ResolvedRefs,
     build: (deployment: Deployment) => ProviderCall,
-    request: GatewayRequest,
     response: Response,
   ): Promise<ModelCallResult> {
     const signal = clientGone(response);
@@ -80,7 +78,7 @@ export class ModelCallsService {
         signal,
       );
     } catch (error) {
-      throw this.toApiError(error, refs, request);
+      throw this.toApiError(error, refs);
     }
   }
 
@@ -123,7 +121,7 @@ export class ModelCallsService {
   }
 
   /** A failed call as the caller should see it (toCallerError), no provider file ids in it. */
-  toApiError(error: unknown, refs: ResolvedRefs, request: GatewayRequest): unknown {
+  toApiError(error: unknown, refs: ResolvedRefs): unknown {
     const scrub = new Map<string, string>();
     for (const ref of refs.inBody('file')) {
       for (const copy of (ref.record as FileRecord).copies) {
@@ -132,7 +130,7 @@ export class ModelCallsService {
     }
     const mapped = toCallerError(error, scrub);
     if (mapped instanceof UpstreamError) {
-      this.logger.warn(`[${request.requestId ?? '-'}] model call failed: ${mapped.message}`);
+      this.logger.warn(`model call failed: ${mapped.message}`);
     }
     return mapped;
   }

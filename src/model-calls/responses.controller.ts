@@ -79,7 +79,6 @@ export class ResponsesController {
         body.model = deployment.upstreamModel;
         return { operation: 'responses.create', body };
       },
-      request,
       response,
     );
     const back = new Map<string, string>();
@@ -97,7 +96,7 @@ export class ResponsesController {
     @Res() response: Response,
     @Refs() refs: ResolvedRefs,
   ): Promise<void> {
-    return this.onResponse(request, response, refs, (id) => ({
+    return this.onResponse(response, refs, (id) => ({
       operation: 'responses.retrieve',
       id,
       query: queryOf(request),
@@ -109,12 +108,8 @@ export class ResponsesController {
   @ApiOperation({ summary: 'Delete a response', operationId: 'deleteResponse' })
   @ApiParam({ name: 'response_id', type: String })
   @ApiErrorResponses(403, 404, 502, 504)
-  delete(
-    @Req() request: GatewayRequest,
-    @Res() response: Response,
-    @Refs() refs: ResolvedRefs,
-  ): Promise<void> {
-    return this.onResponse(request, response, refs, (id) => ({
+  delete(@Res() response: Response, @Refs() refs: ResolvedRefs): Promise<void> {
+    return this.onResponse(response, refs, (id) => ({
       operation: 'responses.delete',
       id,
     }));
@@ -130,7 +125,7 @@ export class ResponsesController {
     @Res() response: Response,
     @Refs() refs: ResolvedRefs,
   ): Promise<void> {
-    return this.onResponse(request, response, refs, (id) => ({
+    return this.onResponse(response, refs, (id) => ({
       operation: 'responses.input_items',
       id,
       query: queryOf(request),
@@ -143,12 +138,8 @@ export class ResponsesController {
   @ApiOperation({ summary: 'Cancel a background response', operationId: 'cancelResponse' })
   @ApiParam({ name: 'response_id', type: String })
   @ApiErrorResponses(403, 404, 502, 504)
-  cancel(
-    @Req() request: GatewayRequest,
-    @Res() response: Response,
-    @Refs() refs: ResolvedRefs,
-  ): Promise<void> {
-    return this.onResponse(request, response, refs, (id) => ({
+  cancel(@Res() response: Response, @Refs() refs: ResolvedRefs): Promise<void> {
+    return this.onResponse(response, refs, (id) => ({
       operation: 'responses.cancel',
       id,
     }));
@@ -156,7 +147,6 @@ export class ResponsesController {
 
   /** A call about one existing response: to its deployment alone, its id mapped both ways. */
   private async onResponse(
-    request: GatewayRequest,
     response: Response,
     refs: ResolvedRefs,
     build: (providerId: string) => ProviderCall,
@@ -174,7 +164,6 @@ export class ResponsesController {
       [deployment],
       refs,
       () => build(record.providerId),
-      request,
       response,
     );
     const back = new Map([[record.providerId, ref.id]]);

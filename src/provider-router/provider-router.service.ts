@@ -120,7 +120,9 @@ export class ProviderRouterService {
     signal: AbortSignal,
   ): Promise<FanOutResult> {
     const result = await uploadToAll(this.targets(deployments), upload, signal);
-    if (!result.ok) {
+    // Stopped by the caller (client gone, body refused, shutdown) with nothing left behind: the
+    // caller says why, once. A deployment's failure, or copies left over, are the router's to report.
+    if (!result.ok && (result.failedDeployment !== null || result.leftOver.length > 0)) {
       this.logger.warn(
         `upload fan-out failed on ${result.failedDeployment?.id ?? '(aborted)'}: ${result.error.message}; ` +
           `${result.leftOver.length} cop${result.leftOver.length === 1 ? 'y' : 'ies'} left for the sweeper`,

@@ -2,45 +2,12 @@
 // line written while serving it, never a key or a file's or prompt's text) and /metrics
 // (request, upstream, cache, upload, job, sweeper and pool series, with exact counts).
 import { randomBytes } from 'node:crypto';
-import type { DestinationStream } from 'pino';
 import request from 'supertest';
 import { createTestApp, type TestApp } from '../utils/create-test-app';
 import { expectEnvelope, get, uploadOk, uploadRequest } from '../utils/files-client';
+import { accessLine, LogCapture } from '../utils/log-capture';
 
 const METRICS_TOKEN = `metrics-token-${randomBytes(8).toString('hex')}`;
-
-type LogLine = Record<string, unknown> & { msg?: string; request_id?: string };
-
-/** Every line the gateway logged, parsed (each must be one JSON object). */
-class LogCapture implements DestinationStream {
-  readonly raw: string[] = [];
-
-  write(line: string): void {
-    this.raw.push(line);
-  }
-
-  lines(): LogLine[] {
-    return this.raw.map((line) => JSON.parse(line) as LogLine);
-  }
-
-  /** The access line of one request. */
-  access(requestId: string): LogLine {
-    const found = this.lines().filter(
-      (l) => l.request_id === requestId && typeof l.route === 'string',
-    );
-    expect(found).toHaveLength(1);
-    return found[0];
-  }
-}
-
-/** The access line is written when the response ends, which can be after supertest resolves. */
-async function accessLine(logs: LogCapture, requestId: string): Promise<LogLine> {
-  for (let i = 0; i < 50; i++) {
-    if (logs.lines().some((l) => l.request_id === requestId && typeof l.route === 'string')) break;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return logs.access(requestId);
-}
 
 /** `name{labels}` → value, from the Prometheus text format. */
 function parseMetrics(text: string): Map<string, number> {

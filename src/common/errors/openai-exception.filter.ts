@@ -58,7 +58,7 @@ export class OpenAIExceptionFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       if (status >= 500) {
-        this.logger.error(`[${request.requestId ?? '-'}] ${exception.message}`, exception.stack);
+        this.logger.error(exception.message, exception.stack);
       }
       return new ApiError(
         status,
@@ -71,7 +71,7 @@ export class OpenAIExceptionFilter implements ExceptionFilter {
       return unavailable;
     }
     this.logger.error(
-      `[${request.requestId ?? '-'}] unhandled error on ${request.method} ${request.path}`,
+      `unhandled error on ${request.method} ${request.path}`,
       exception instanceof Error ? exception.stack : String(exception),
     );
     return new ApiError(
