@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SpoolFile } from './spool-file';
@@ -61,6 +62,40 @@ describe(SpoolFile.name, () => {
 
     expect(sha256(fast)).toBe(sha256(data));
     expect(sha256(slow)).toBe(sha256(data));
+  });
+
+  it('should read each chunk from disk once for copies that keep pace with each other', async () => {
+    const data = randomBytes(6 * MiB + 777);
+    const handle = (spool as unknown as { handle: FileHandle }).handle;
+    const reads = jest.spyOn(handle, 'read');
+    const copies = [spool.createReader(), spool.createReader(), spool.createReader()];
+
+    const writing = writeSlowly(spool, data, 256 * 1024);
+    const results = await Promise.all(copies.map(readAll));
+    await writing;
+
+    for (const result of results) expect(sha256(result)).toBe(sha256(data));
+    // Seven chunks (six whole, one short), each read once for the three copies.
+    expect(reads).toHaveBeenCalledTimes(7);
+  });
+
+  it('should give a copy restarted from byte 0 the exact bytes while others are far ahead', async () => {
+    const data = randomBytes(24 * MiB + 5);
+    const ahead = spool.createReader();
+    const writing = writeSlowly(spool, data, MiB);
+    const first = await readAll(ahead);
+    await writing;
+    // Two copies in step with a third that starts over: kept chunks must not be handed out at
+    // the wrong offsets, nor stall the one that is behind.
+    const [again, other] = await Promise.all([
+      readAll(spool.createReader()),
+      readAll(spool.createReader()),
+    ]);
+
+    for (const result of [first, again, other]) {
+      expect(result.length).toBe(data.length);
+      expect(sha256(result)).toBe(sha256(data));
+    }
   });
 
   it('should fail readers waiting for more bytes when the upload fails', async () => {
