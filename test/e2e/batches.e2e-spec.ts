@@ -206,28 +206,17 @@ describe('Batches', () => {
     expect(onB.id).toMatch(/^batch_/);
     expect(t.sims['b-openai'].calls.filter((c) => c.route === 'batches.create')).toHaveLength(1);
     expect(t.sims['a-openai'].calls.filter((c) => c.route === 'batches.create')).toHaveLength(0);
+    const createOn = (fileId: string, model: string): request.Test =>
+      request(t.http).post('/v1/batches').set('authorization', t.bearer('alice')).send({
+        input_file_id: fileId,
+        endpoint: '/v1/chat/completions',
+        completion_window: '24h',
+        model,
+      });
     const onlyA = await uploadBatchFile(1, 'model-a');
-    const refused = await request(t.http)
-      .post('/v1/batches')
-      .set('authorization', t.bearer('alice'))
-      .send({
-        input_file_id: onlyA,
-        endpoint: '/v1/chat/completions',
-        completion_window: '24h',
-        model: 'model-b',
-      });
-    expect(expectEnvelope(refused, 400).code).toBe('file_not_on_model');
+    expect(expectEnvelope(await createOn(onlyA, 'model-b'), 400).code).toBe('file_not_on_model');
     // An unknown model is refused as a chat call refuses it, before any upstream call.
-    const unknown = await request(t.http)
-      .post('/v1/batches')
-      .set('authorization', t.bearer('alice'))
-      .send({
-        input_file_id: inputId,
-        endpoint: '/v1/chat/completions',
-        completion_window: '24h',
-        model: 'model-z',
-      });
-    const error = expectEnvelope(unknown, 404);
+    const error = expectEnvelope(await createOn(inputId, 'model-z'), 404);
     expect(error.code).toBe('model_not_found');
     expect(error.message).toContain('model-a, model-b');
     expect(t.sims['b-openai'].calls.filter((c) => c.route === 'batches.create')).toHaveLength(1);
