@@ -18,6 +18,16 @@ import { request } from 'undici';
 
 export const ROOT = resolve(__dirname, '..');
 export const GATEWAY_MAIN = join(ROOT, 'dist', 'main.js');
+/** The flags `npm start` gives the gateway on this Node release, so benchmarks run what users run. */
+const GATEWAY_NODE_FLAGS = execFileSync(
+  process.execPath,
+  [join(ROOT, 'scripts', 'node-flags.js')],
+  {
+    encoding: 'utf8',
+  },
+)
+  .split(' ')
+  .filter(Boolean);
 export const SIMULATOR_MAIN = join(ROOT, 'dist', 'simulator', 'main.js');
 export const SIM_KEY = 'bench-sim-key';
 export const GATEWAY_KEY = 'sk-bench';
@@ -647,7 +657,7 @@ export async function startGateway(launch: GatewayLaunch): Promise<Gateway> {
   );
   const port = await freePort();
   const env = gatewayEnv(configPath, port, join(launch.workDir, 'data'), launch.store);
-  const nodeArgs = [...(launch.nodeArgs ?? []), GATEWAY_MAIN];
+  const nodeArgs = [...GATEWAY_NODE_FLAGS, ...(launch.nodeArgs ?? []), GATEWAY_MAIN];
   const [command, ...args] = [...(launch.wrapper ?? []), process.execPath, ...nodeArgs];
   const child = startChild(launch.name, command, args, env);
   const url = `http://127.0.0.1:${port}`;
