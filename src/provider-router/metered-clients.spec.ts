@@ -33,6 +33,7 @@ function client(fail: ProviderError | null): ProviderClient {
         kind: 'json' as const,
         status: 200,
         body: {},
+        text: '{}',
         headers: { requestId: null, retryAfter: null, retryAfterMs: null, processingMs: null },
       }),
   };
