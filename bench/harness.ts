@@ -28,6 +28,11 @@ const GATEWAY_NODE_FLAGS = execFileSync(
 )
   .split(' ')
   .filter(Boolean);
+
+/** Node's arguments for the gateway: `npm start`'s flags, then `nodeArgs`, then dist/main.js. */
+export function gatewayArgs(nodeArgs: readonly string[] = []): string[] {
+  return [...GATEWAY_NODE_FLAGS, ...nodeArgs, GATEWAY_MAIN];
+}
 export const SIMULATOR_MAIN = join(ROOT, 'dist', 'simulator', 'main.js');
 export const SIM_KEY = 'bench-sim-key';
 export const GATEWAY_KEY = 'sk-bench';
@@ -657,7 +662,7 @@ export async function startGateway(launch: GatewayLaunch): Promise<Gateway> {
   );
   const port = await freePort();
   const env = gatewayEnv(configPath, port, join(launch.workDir, 'data'), launch.store);
-  const nodeArgs = [...GATEWAY_NODE_FLAGS, ...(launch.nodeArgs ?? []), GATEWAY_MAIN];
+  const nodeArgs = gatewayArgs(launch.nodeArgs);
   const [command, ...args] = [...(launch.wrapper ?? []), process.execPath, ...nodeArgs];
   const child = startChild(launch.name, command, args, env);
   const url = `http://127.0.0.1:${port}`;

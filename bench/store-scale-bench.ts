@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import {
-  GATEWAY_MAIN,
+  gatewayArgs,
   gatewayEnv,
   load,
   makeTempDir,
@@ -129,7 +129,7 @@ async function main(): Promise<void> {
   const secret = randomBytes(32).toString('hex');
   env.ID_SIGNING_SECRET = secret;
   // The gateway's boot runs the migrations on the empty database.
-  const gateway = startChild('gateway', process.execPath, [GATEWAY_MAIN], env);
+  const gateway = startChild('gateway', process.execPath, gatewayArgs(), env);
   const url = `http://127.0.0.1:${port}`;
   await waitReady(gateway, url);
 

@@ -25,6 +25,7 @@ import { ManagedObjectsRepository } from '../managed-objects/managed-objects.rep
 import { TERMINAL_STATUSES } from '../managed-objects/object-record';
 import type { Owner } from '../common/auth/ownership';
 import { RefLoaders } from '../managed-refs/ref-loaders';
+import { noteManagedRefs } from '../observability/request-store';
 import { ProviderError, type ProviderContent } from '../provider-router/provider-client';
 import { ProviderRouterService } from '../provider-router/provider-router.service';
 import { copyOf, type PlacedCopy, type UnansweredCopy } from '../provider-router/upload-fan-out';
@@ -42,7 +43,6 @@ import { DEFAULT_BATCH_LIMITS } from './upload/batch-limits';
 import { IncomingUpload } from './upload/incoming-upload';
 import { SpoolFile } from './upload/spool-file';
 import { isCopyOf, taggedFilename } from './upload/upload-tag';
-import { noteManagedRefs } from '../observability/request-store';
 
 /** Slack for multipart framing when judging a declared Content-Length against the file limit. */
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;

@@ -16,11 +16,11 @@ import { RefLoaders } from '../managed-refs/ref-loaders';
 import type { ResolvedRef } from '../managed-refs/resolved-refs';
 import { toCallerError } from '../provider-router/caller-error';
 import type { ProviderCall } from '../provider-router/provider-client';
+import { noteManagedRefs } from '../observability/request-store';
 import { ProviderRouterService } from '../provider-router/provider-router.service';
 import type { ManagedObjectKind } from './managed-object.entity';
 import { ManagedObjectsRepository } from './managed-objects.repository';
 import { TERMINAL_STATUSES, type ObjectRecord } from './object-record';
-import { noteManagedRefs } from '../observability/request-store';
 
 /** A provider's object (a batch, a fine-tuning job) as JSON. */
 export type ProviderObject = Record<string, unknown>;
