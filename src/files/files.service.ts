@@ -189,6 +189,8 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
           expiresAfterSeconds: fields.expiresAfterSeconds,
           openBody: () =>
             batch ? batch.open(deployment, spool.createReader()) : spool.createReader(),
+          // A batch copy's rewriter may keep slices of a chunk past it: nothing goes back.
+          giveBack: batch ? undefined : (chunk) => spool.giveBack(chunk),
         }),
         upload.signal,
       );

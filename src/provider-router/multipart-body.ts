@@ -1,16 +1,23 @@
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 
 export interface MultipartFilePart {
   readonly field: string;
   readonly filename: string;
   readonly contentType: string;
   readonly body: Readable;
+  /** Takes back each chunk of `body` once it has been written out (see `StreamingMultipart.body`). */
+  readonly giveBack?: (chunk: Buffer) => void;
 }
 
 export interface StreamingMultipart {
   readonly contentType: string;
-  readonly body: Readable;
+  /**
+   * For undici as an async iterable: it pulls one chunk at a time and, when the socket refuses
+   * more, waits for 'drain' before pulling the next, so by the time the generator resumes after
+   * a file chunk that chunk has been written out and can go back to `giveBack`.
+   */
+  readonly body: AsyncIterable<Buffer>;
   /** True once the last byte of the body has been handed to the transport. */
   readonly complete: () => boolean;
 }
@@ -37,13 +44,14 @@ export function streamingMultipart(
     );
     for await (const chunk of file.body) {
       yield chunk as Buffer;
+      file.giveBack?.(chunk as Buffer);
     }
     complete = true;
     yield Buffer.from(`\r\n--${boundary}--\r\n`);
   }
   return {
     contentType: `multipart/form-data; boundary=${boundary}`,
-    body: Readable.from(parts(), { objectMode: false }),
+    body: parts(),
     complete: () => complete,
   };
 }

@@ -10,6 +10,12 @@ export interface UploadRequest {
   readonly expiresAfterSeconds: number | null;
   /** A fresh stream of the file's bytes; called once per attempt. */
   readonly openBody: () => Readable;
+  /**
+   * Takes back a chunk of an `openBody()` stream once the adapter has written it out, so its
+   * memory can carry a later chunk (SpoolFile.giveBack). Optional: without it chunks are simply
+   * garbage-collected.
+   */
+  readonly giveBack?: (chunk: Buffer) => void;
 }
 
 /** The provider's file object, reduced to what the gateway uses. */

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
+import { noteAllocatedBuffers } from '../../common/memory/scavenge-pacer';
 
 /**
  * Readers read the file in aligned chunks of this size, so copies that keep pace with each other
@@ -15,11 +16,21 @@ const READ_CHUNK_BYTES = 1024 * 1024;
  * reads its own; the bound is what one lagging or restarted copy can hold in memory.
  */
 const MAX_SHARED_CHUNKS = 8;
+/**
+ * Chunk buffers given back (see `giveBack`) and kept to carry later chunks. Enough for the chunks
+ * that are in flight at once (the shared ones, plus about two per copy: one being written out,
+ * one read ahead); past it, given-back buffers are left to the garbage collector.
+ */
+const MAX_FREE_CHUNKS = MAX_SHARED_CHUNKS + 8;
 
-interface SharedChunk {
+interface Chunk {
   readonly bytes: Promise<Buffer>;
-  /** Readers still expected to take it; at 0 it is dropped. */
+  /** Readers still expected to take it while it is shared; at 0 it is dropped from `shared`. */
   takers: number;
+  /** Readers that took it and have not given it back. */
+  holders: number;
+  /** The pooled buffer it is read into; null when freshly allocated (a short last chunk). */
+  readonly buffer: Buffer | null;
 }
 
 /**
@@ -34,6 +45,12 @@ interface SharedChunk {
  * times; with fresh buffers per copy the garbage collector had to reclaim three times the file,
  * which showed as gateway CPU (whole-heap collections) and RSS that varied between uploads.
  *
+ * Memory is reused as well: a copy hands each chunk back once it has been written out
+ * (`giveBack`), and the buffer carries a later chunk. An upload's copies then allocate a few
+ * buffers in all instead of one per MiB: V8 frees short-lived Buffers only in whole-heap
+ * collections once they outlive two scavenges, and these would (each is held until the slowest
+ * copy has sent it), so every upload used to run 50-100 mark-compacts per GiB (BENCHMARKS.md).
+ *
  * The file is unlinked as soon as it is opened: the open descriptor keeps it alive, and the
  * kernel frees it when we close it or the process dies, so a crash cannot leave spool files.
  */
@@ -44,7 +61,10 @@ export class SpoolFile {
   private waiters: Array<() => void> = [];
   private readers = 0;
   private closed = false;
-  private readonly shared = new Map<number, SharedChunk>();
+  private readonly shared = new Map<number, Chunk>();
+  /** Pooled buffers readers hold, by buffer, so `giveBack` finds their chunk. */
+  private readonly lent = new Map<Buffer, Chunk>();
+  private readonly free: Buffer[] = [];
 
   private constructor(private readonly handle: fsp.FileHandle) {}
 
@@ -73,6 +93,8 @@ export class SpoolFile {
         this.handle.writev(buffers, this.written).then(
           () => {
             this.written += length;
+            // The incoming body's Buffers (the HTTP parser allocates one per chunk) die here.
+            noteAllocatedBuffers(length);
             this.wake();
             callback();
           },
@@ -116,7 +138,8 @@ export class SpoolFile {
           }
           const length = Math.min(READ_CHUNK_BYTES, this.written - offset);
           if (length === READ_CHUNK_BYTES || (this.ended && length > 0)) {
-            this.chunk(offset, length).then(
+            const chunk = this.chunk(offset, length);
+            chunk.bytes.then(
               (buffer) => {
                 offset += buffer.length;
                 stream.push(buffer);
@@ -148,28 +171,71 @@ export class SpoolFile {
    * while it is kept, read from disk by the first. A chunk is complete when read (whole, or the
    * last one once the file has ended), so a kept one never goes stale.
    */
-  private chunk(offset: number, length: number): Promise<Buffer> {
+  private chunk(offset: number, length: number): Chunk {
     const kept = this.shared.get(offset);
     if (kept) {
+      // Counted as held now, not when the read lands: no give-back in between may free it.
+      kept.holders++;
       if (--kept.takers <= 0) this.shared.delete(offset);
-      return kept.bytes;
+      return kept;
     }
-    const bytes = this.readAt(offset, length);
-    const takers = this.readers - 1;
-    if (takers > 0) {
-      this.shared.set(offset, { bytes, takers });
+    // Only whole chunks are pooled: a short one may be smaller than a socket's high-water mark,
+    // and then the transport asks for more before it is written out (see `giveBack`).
+    const buffer = length === READ_CHUNK_BYTES ? this.pooledBuffer() : null;
+    const bytes = this.readAt(buffer ?? this.allocate(length), offset, length);
+    const chunk: Chunk = { bytes, takers: this.readers - 1, holders: 1, buffer };
+    if (buffer) this.lent.set(buffer, chunk);
+    if (chunk.takers > 0) {
+      this.shared.set(offset, chunk);
       if (this.shared.size > MAX_SHARED_CHUNKS) {
         // The oldest chunk: whoever still wants it has fallen behind and reads its own.
-        this.shared.delete(this.shared.keys().next().value as number);
+        const oldest = this.shared.keys().next().value as number;
+        const dropped = this.shared.get(oldest) as Chunk;
+        this.shared.delete(oldest);
+        dropped.takers = 0;
+        this.recycle(dropped);
       }
       // A failed read is seen by every reader that takes it; none must find it later.
       bytes.catch(() => this.shared.delete(offset));
     }
-    return bytes;
+    return chunk;
   }
 
-  private async readAt(offset: number, length: number): Promise<Buffer> {
-    const buffer = Buffer.allocUnsafe(length);
+  /**
+   * The reader that took `buffer` is done with it: the consumer has written it out and will not
+   * look at it again. Once every reader that took it says so, and no other reader can still
+   * take it, it carries a later chunk. Buffers this spool did not lend are ignored, so it is
+   * safe to call for any chunk; a reader that never gives back only costs a fresh allocation.
+   *
+   * The upload adapters call it when undici asks for the chunk after this one: undici takes an
+   * async-iterable body one chunk at a time and, when the socket refuses more (`write` returns
+   * false, which it does for any pooled chunk: 1 MiB is above every socket's high-water mark),
+   * waits for 'drain', i.e. until what was written has left the process.
+   */
+  giveBack(buffer: Buffer): void {
+    const chunk = this.lent.get(buffer);
+    if (chunk && chunk.holders > 0) {
+      chunk.holders--;
+      this.recycle(chunk);
+    }
+  }
+
+  private recycle(chunk: Chunk): void {
+    if (chunk.buffer === null || chunk.holders > 0 || chunk.takers > 0) return;
+    this.lent.delete(chunk.buffer);
+    if (this.free.length < MAX_FREE_CHUNKS && !this.closed) this.free.push(chunk.buffer);
+  }
+
+  private pooledBuffer(): Buffer {
+    return this.free.pop() ?? this.allocate(READ_CHUNK_BYTES);
+  }
+
+  private allocate(length: number): Buffer {
+    noteAllocatedBuffers(length);
+    return Buffer.allocUnsafe(length);
+  }
+
+  private async readAt(buffer: Buffer, offset: number, length: number): Promise<Buffer> {
     let filled = 0;
     while (filled < length) {
       const { bytesRead } = await this.handle.read(
@@ -190,6 +256,10 @@ export class SpoolFile {
       this.closed = true;
       this.fail(new Error('spool closed'));
       this.shared.clear();
+      this.lent.clear();
+      // Nobody holds a free buffer (that is how it got there), so its memory can go now rather
+      // than at the next whole-heap collection: these were promoted long ago.
+      for (const buffer of this.free.splice(0)) release(buffer);
       await this.handle.close();
     }
   }
@@ -201,4 +271,14 @@ export class SpoolFile {
       waiter();
     }
   }
+}
+
+/**
+ * Frees a Buffer's memory now by detaching its ArrayBuffer (ES2024 `transfer`, Node 21+), when
+ * the Buffer is the whole of it: pooled chunks are allocated whole (1 MiB is far above the
+ * size Buffer.allocUnsafe takes from its shared slab).
+ */
+function release(buffer: Buffer): void {
+  const memory = buffer.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
+  if (buffer.byteOffset === 0 && buffer.byteLength === memory.byteLength) memory.transfer?.(0);
 }

@@ -89,6 +89,7 @@ export abstract class HttpProviderAdapter implements ProviderClient {
       filename: upload.filename,
       contentType: upload.mimeType,
       body: upload.openBody(),
+      giveBack: upload.giveBack,
     });
     let body: unknown;
     try {
@@ -269,7 +270,11 @@ export abstract class HttpProviderAdapter implements ProviderClient {
     deployment: Deployment,
     method: Method,
     url: string,
-    init: { headers?: Record<string, string>; body?: Readable | string; signal?: AbortSignal },
+    init: {
+      headers?: Record<string, string>;
+      body?: Readable | AsyncIterable<Buffer> | string;
+      signal?: AbortSignal;
+    },
   ): Promise<unknown> {
     const response = await this.send(deployment, method, url, init);
     if (response.statusCode >= 400) {
@@ -286,14 +291,19 @@ export abstract class HttpProviderAdapter implements ProviderClient {
     deployment: Deployment,
     method: Method,
     url: string,
-    init: { headers?: Record<string, string>; body?: Readable | string; signal?: AbortSignal },
+    init: {
+      headers?: Record<string, string>;
+      body?: Readable | AsyncIterable<Buffer> | string;
+      signal?: AbortSignal;
+    },
   ): Promise<Dispatcher.ResponseData> {
     try {
       return await request(url, {
         method,
         dispatcher: this.options.dispatcher,
         headers: { accept: 'application/json', ...this.authHeaders(deployment), ...init.headers },
-        body: init.body,
+        // Dispatcher.md documents (async) iterable bodies; the type declarations omit them.
+        body: init.body as Readable | string | undefined,
         signal: init.signal,
       });
     } catch (error) {

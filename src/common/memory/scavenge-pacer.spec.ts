@@ -1,0 +1,33 @@
+import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { noteAllocatedBuffers, SCAVENGE_EVERY_BYTES } from './scavenge-pacer';
+
+/** GC kinds seen while `run` runs (perf_hooks reports each collection after it ends). */
+async function collectionsDuring(run: () => void): Promise<number[]> {
+  const kinds: number[] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries() as Array<
+      PerformanceEntry & { detail?: { kind: number } }
+    >) {
+      kinds.push(entry.detail?.kind ?? -1);
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  run();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  observer.disconnect();
+  return kinds;
+}
+
+describe('noteAllocatedBuffers', () => {
+  it('should run a scavenge per SCAVENGE_EVERY_BYTES of noted Buffers, not one per call', async () => {
+    const kinds = await collectionsDuring(() => {
+      for (let i = 0; i < 100; i++) noteAllocatedBuffers(SCAVENGE_EVERY_BYTES / 10);
+    });
+
+    const scavenges = kinds.filter((k) => k === constants.NODE_PERFORMANCE_GC_MINOR).length;
+    // Ten thresholds crossed (the first perhaps short of its tenth by earlier tests' bytes);
+    // the process's own collections can add a few, a scavenge per call would be 100.
+    expect(scavenges).toBeGreaterThanOrEqual(9);
+    expect(scavenges).toBeLessThan(30);
+  });
+});
