@@ -29,9 +29,19 @@ const GATEWAY_NODE_FLAGS = execFileSync(
   .split(' ')
   .filter(Boolean);
 
-/** Node's arguments for the gateway: `npm start`'s flags, then `nodeArgs`, then dist/main.js. */
+/**
+ * Node flags to try on the gateway in every benchmark (e.g. `--max-semi-space-size=8`, or
+ * `-r ./gc-counter.js`), space-separated, from BENCH_GATEWAY_NODE_ARGS: a heap setting is a
+ * trade between benchmarks, so it is tried on all of them before it goes into npm start.
+ */
+const TRIAL_NODE_FLAGS = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
+/**
+ * Node's arguments for the gateway: `npm start`'s flags, BENCH_GATEWAY_NODE_ARGS, then
+ * `nodeArgs`, then dist/main.js.
+ */
 export function gatewayArgs(nodeArgs: readonly string[] = []): string[] {
-  return [...GATEWAY_NODE_FLAGS, ...nodeArgs, GATEWAY_MAIN];
+  return [...GATEWAY_NODE_FLAGS, ...TRIAL_NODE_FLAGS, ...nodeArgs, GATEWAY_MAIN];
 }
 export const SIMULATOR_MAIN = join(ROOT, 'dist', 'simulator', 'main.js');
 export const SIM_KEY = 'bench-sim-key';
