@@ -2,10 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Agent } from 'undici';
-import type { Deployment } from '../../config/deployment';
 import { createUpstreamPool } from '../../provider-router/adapters/http-provider.adapter';
 import { OpenAIAdapter } from '../../provider-router/adapters/openai/openai.adapter';
-import { uploadOf } from '../../provider-router/adapters/upload-request.fixture';
+import { openAiDeployment, uploadOf } from '../../provider-router/adapters/upload-request.fixture';
 import { startSimulator, type SimulatedUpstream } from '../../simulator/simulator';
 import { SpoolFile } from './spool-file';
 
@@ -24,17 +23,6 @@ describe('spooled copies through the upload adapter', () => {
   let pool: Agent;
   let adapter: OpenAIAdapter;
   let spool: SpoolFile;
-
-  const deployment = (sim: SimulatedUpstream, i: number): Deployment => ({
-    id: `spool-${i}`,
-    modelName: 'gpt-test',
-    provider: 'openai',
-    upstreamModel: 'gpt-4o-mini',
-    apiBase: sim.apiBase,
-    apiKey: API_KEY,
-    apiVersion: null,
-    weight: 1,
-  });
 
   beforeAll(async () => {
     sims.push(await startSimulator({ dialect: 'openai', apiKey: API_KEY }));
@@ -70,7 +58,9 @@ describe('spooled copies through the upload adapter', () => {
 
     const writing = pipeline(Readable.from(slices(data, 64 * 1024)), spool.writer());
     const files = await Promise.all(
-      sims.map((sim, i) => adapter.uploadFile(deployment(sim, i), upload)),
+      sims.map((sim, i) =>
+        adapter.uploadFile(openAiDeployment(sim.apiBase, API_KEY, `spool-${i}`), upload),
+      ),
     );
     await writing;
 

@@ -1,6 +1,7 @@
 // Test fixture (not built: see tsconfig.json): what the adapter specs share.
 import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { Deployment } from '../../config/deployment';
 import { ProviderError, type UploadRequest } from '../provider-client';
 
 /** An upload of `content` (in one chunk unless `openBody` is overridden). */
@@ -12,6 +13,24 @@ export function uploadOf(content: Buffer, overrides: Partial<UploadRequest> = {}
     expiresAfterSeconds: null,
     openBody: () => Readable.from([content]),
     ...overrides,
+  };
+}
+
+/** An OpenAI-dialect deployment of `gpt-test` at `apiBase`. */
+export function openAiDeployment(
+  apiBase: string,
+  apiKey: string,
+  id = 'openai-primary',
+): Deployment {
+  return {
+    id,
+    modelName: 'gpt-test',
+    provider: 'openai',
+    upstreamModel: 'gpt-4o-mini',
+    apiBase,
+    apiKey,
+    apiVersion: null,
+    weight: 1,
   };
 }
 

@@ -4,7 +4,7 @@ import type { Deployment } from '../../../config/deployment';
 import { startSimulator, type SimulatedUpstream } from '../../../simulator/simulator';
 import { ProviderError } from '../../provider-client';
 import { createUpstreamPool } from '../http-provider.adapter';
-import { uploadOf } from '../upload-request.fixture';
+import { openAiDeployment, uploadOf } from '../upload-request.fixture';
 import { OpenAIAdapter } from './openai.adapter';
 
 const API_KEY = 'sk-openai-sim-key-0123456789';
@@ -19,16 +19,7 @@ describe(OpenAIAdapter.name, () => {
     sim = await startSimulator({ dialect: 'openai', apiKey: API_KEY });
     pool = createUpstreamPool(10_000);
     adapter = new OpenAIAdapter({ timeoutMs: 10_000, dispatcher: pool });
-    deployment = {
-      id: 'openai-primary',
-      modelName: 'gpt-test',
-      provider: 'openai',
-      upstreamModel: 'gpt-4o-mini',
-      apiBase: sim.apiBase,
-      apiKey: API_KEY,
-      apiVersion: null,
-      weight: 1,
-    };
+    deployment = openAiDeployment(sim.apiBase, API_KEY);
   });
 
   afterEach(() => {
