@@ -1,6 +1,7 @@
 // First: tracing (when OTEL_* asks for it) must patch http, express and pg before they load.
 import './observability/start-tracing';
 import 'reflect-metadata';
+import { releaseStartupGarbage } from './common/memory/gc';
 import { ConfigError } from './config/config-error';
 import { databaseConfigFromEnv } from './config/database-config';
 import { loadAppConfig, usesDemoConfig } from './config/load-app-config';
@@ -20,6 +21,7 @@ async function bootstrap(): Promise<void> {
     app.enableShutdownHooks();
     process.once('beforeExit', () => void Promise.all(demo.upstreams.map((u) => u.close())));
   }
+  releaseStartupGarbage();
   await app.listen(config.port);
   const database =
     config.database.kind === 'embedded' ? `embedded PostgreSQL in ${config.dataDir}` : 'PostgreSQL';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
-import { noteAllocatedBuffers } from '../../common/memory/scavenge-pacer';
+import { noteAllocatedBuffers } from '../../common/memory/gc';
 
 /**
  * Readers read the file in aligned chunks of this size, so copies that keep pace with each other
