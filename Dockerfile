@@ -26,6 +26,7 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
+COPY scripts/node-flags.js ./scripts/
 # DATA_DIR holds the embedded database and the generated id-signing secret when DATABASE_URL
 # and ID_SIGNING_SECRET are not set; mount a volume there to keep them.
 RUN mkdir -p /data && chown node:node /data
@@ -37,5 +38,6 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
 # Migrations run at start-up, one replica at a time (an advisory lock), the same ones on embedded
 # and external PostgreSQL; `node dist/database/migrate.js` runs them alone, as a one-off job
 # before a rolling deployment. Mount the gateway config and point CONFIG_PATH at it (see
-# config/example.yaml; docker-compose.yml does both).
-CMD ["node", "dist/main.js"]
+# config/example.yaml; docker-compose.yml does both). The Node flags are npm start's, computed
+# at start because they depend on whether DATABASE_URL is set (scripts/node-flags.js).
+CMD ["sh", "-c", "exec node $(node scripts/node-flags.js) dist/main.js"]

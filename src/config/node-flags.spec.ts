@@ -1,0 +1,33 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+
+const SCRIPT = join(__dirname, '..', '..', 'scripts', 'node-flags.js');
+
+/** What `node scripts/node-flags.js` prints (npm start's flags) for this environment. */
+function flagsFor(env: NodeJS.ProcessEnv): string[] {
+  const out = execFileSync(process.execPath, [SCRIPT], { env, encoding: 'utf8' });
+  return out.split(' ').filter(Boolean);
+}
+
+describe('scripts/node-flags.js', () => {
+  const base = { PATH: process.env.PATH };
+  const major = Number(process.versions.node.split('.')[0]);
+  const releaseFlags = major === 22 ? ['--experimental-async-context-frame'] : [];
+
+  it('should keep the embedded database on baseline WASM code when DATABASE_URL is unset', () => {
+    expect(flagsFor(base)).toEqual([
+      ...releaseFlags,
+      '--no-wasm-tier-up',
+      '--no-wasm-dynamic-tiering',
+    ]);
+  });
+
+  it('should add no WASM flags with external PostgreSQL', () => {
+    expect(flagsFor({ ...base, DATABASE_URL: 'postgres://db/gateway' })).toEqual(releaseFlags);
+  });
+
+  it('should print flags this Node release accepts', () => {
+    const flags = flagsFor(base);
+    expect(execFileSync(process.execPath, [...flags, '-p', '1'], { encoding: 'utf8' })).toBe('1\n');
+  });
+});
