@@ -47,6 +47,14 @@ export function createUpstreamPool(timeoutMs: number): Agent {
 
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
+/** What one upstream call sends besides method and URL. */
+interface SendInit {
+  headers?: Record<string, string>;
+  /** An upload's multipart body is an async iterable (see StreamingMultipart.body). */
+  body?: Readable | AsyncIterable<Buffer> | string;
+  signal?: AbortSignal;
+}
+
 /**
  * Everything the OpenAI and Azure dialects share: transport, timeouts, streaming multipart,
  * JSON handling and error mapping. Subclasses say only where things live and how they differ.
@@ -270,11 +278,7 @@ export abstract class HttpProviderAdapter implements ProviderClient {
     deployment: Deployment,
     method: Method,
     url: string,
-    init: {
-      headers?: Record<string, string>;
-      body?: Readable | AsyncIterable<Buffer> | string;
-      signal?: AbortSignal;
-    },
+    init: SendInit,
   ): Promise<unknown> {
     const response = await this.send(deployment, method, url, init);
     if (response.statusCode >= 400) {
@@ -291,11 +295,7 @@ export abstract class HttpProviderAdapter implements ProviderClient {
     deployment: Deployment,
     method: Method,
     url: string,
-    init: {
-      headers?: Record<string, string>;
-      body?: Readable | AsyncIterable<Buffer> | string;
-      signal?: AbortSignal;
-    },
+    init: SendInit,
   ): Promise<Dispatcher.ResponseData> {
     try {
       return await request(url, {
