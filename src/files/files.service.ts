@@ -4,6 +4,7 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { CacheKeys } from '../cache/cache-keys';
 import { CacheService } from '../cache/cache.service';
 import type { Caller } from '../common/auth/caller';
+import { BufferPool } from '../common/memory/buffer-pool';
 import {
   ApiError,
   ClientClosedRequestError,
@@ -41,12 +42,17 @@ import { BatchFileIds } from './upload/batch-file-ids';
 import { BatchFileCheck, BatchFileError, batchLineRewriter } from './upload/batch-jsonl';
 import { DEFAULT_BATCH_LIMITS } from './upload/batch-limits';
 import { IncomingUpload } from './upload/incoming-upload';
-import { SpoolFile } from './upload/spool-file';
+import { READ_CHUNK_BYTES, SpoolFile } from './upload/spool-file';
 import { isCopyOf, taggedFilename } from './upload/upload-tag';
 
 /** Slack for multipart framing when judging a declared Content-Length against the file limit. */
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 const HEARTBEAT_MS = 30_000;
+/**
+ * Room in a batch copy's output buffer beyond a spool chunk: the end of the line the previous
+ * chunk cut, and longer values spliced in. An output that does not fit is allocated fresh.
+ */
+const BATCH_OUTPUT_SLACK_BYTES = 256 * 1024;
 
 /** A file object as the API answers it. */
 export interface FileObject {
@@ -178,7 +184,8 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
         .catch((e: Error) => this.logger.warn(`heartbeat ${id}: ${e.message}`));
     }, HEARTBEAT_MS);
     heartbeat.unref();
-    const batch = fields.purpose === 'batch' ? this.batchRewrite(fields, caller, upload) : null;
+    const batch =
+      fields.purpose === 'batch' ? this.batchRewrite(fields, caller, upload, spool) : null;
     try {
       const result = await this.router.uploadToAll(
         deployments,
@@ -189,8 +196,8 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
           expiresAfterSeconds: fields.expiresAfterSeconds,
           openBody: () =>
             batch ? batch.open(deployment, spool.createReader()) : spool.createReader(),
-          // A batch copy's rewriter may keep slices of a chunk past it: nothing goes back.
-          giveBack: batch ? undefined : (chunk) => spool.giveBack(chunk),
+          // A batch copy sends its rewriter's output, which goes back to the rewriters' pool.
+          giveBack: batch ? (chunk) => batch.giveBack(chunk) : (chunk) => spool.giveBack(chunk),
         }),
         upload.signal,
       );
@@ -224,6 +231,7 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
       return created;
     } finally {
       clearInterval(heartbeat);
+      batch?.close();
     }
   }
 
@@ -237,7 +245,13 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
     fields: CreateFileFields,
     caller: Caller,
     upload: IncomingUpload,
-  ): { open(deployment: Deployment, body: Readable): Readable; readonly failure: Error | null } {
+    spool: SpoolFile,
+  ): {
+    open(deployment: Deployment, body: Readable): Readable;
+    giveBack(chunk: Buffer): void;
+    close(): void;
+    readonly failure: Error | null;
+  } {
     const targets = new Set(fields.targetModelNames ?? this.config.defaultTargetModels);
     const fileIds = new BatchFileIds(caller, this.ids, (payloads) => this.loadMany(payloads));
     // One check of every line for all copies: each copy only splices in its own values. The
@@ -248,10 +262,15 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
       (unifiedId) => fileIds.want(unifiedId),
     );
     const state: { failure: Error | null } = { failure: null };
+    // The copies' output: about one spool chunk per input chunk, a little more or less as the
+    // values spliced in are longer or shorter than the ones they replace.
+    const output = new BufferPool(READ_CHUNK_BYTES + BATCH_OUTPUT_SLACK_BYTES, 16);
     return {
       get failure() {
         return state.failure;
       },
+      giveBack: (chunk) => output.giveBack(chunk),
+      close: () => output.close(),
       open: (deployment, body) =>
         pipeline(
           body,
@@ -260,6 +279,8 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
             fileIdFor: (unifiedId) => fileIds.providerIdFor(deployment.id, unifiedId),
             fileIdsSettled: () => fileIds.settled(),
             check,
+            giveBack: (chunk) => spool.giveBack(chunk),
+            output,
           }),
           (error) => {
             if (error instanceof BatchFileError && state.failure === null) {

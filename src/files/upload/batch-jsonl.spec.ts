@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidRequestError } from '../../common/errors/api-error';
+import { BufferPool, MIN_POOLED_BYTES } from '../../common/memory/buffer-pool';
 import {
   BATCH_ENDPOINTS,
   BatchFileCheck,
@@ -11,6 +12,14 @@ import {
   type BatchLineRewrite,
 } from './batch-jsonl';
 import { FILE_ID_PATHS } from '../../managed-refs/file-id-paths';
+import { readRequestLine, type RequestLine } from './batch-line-scan';
+import type * as LineScan from './batch-line-scan';
+
+// A pass-through, so a test can count how many times lines are read.
+jest.mock('./batch-line-scan', () => {
+  const actual = jest.requireActual<typeof LineScan>('./batch-line-scan');
+  return { ...actual, readRequestLine: jest.fn(actual.readRequestLine) };
+});
 import { DEFAULT_BATCH_LIMITS, type BatchLimits } from './batch-limits';
 
 const PUBLIC_MODEL = 'gpt-4o-mini';
@@ -855,19 +864,67 @@ describe(batchLineRewriter.name, () => {
       const alone = await Promise.all(
         deployments.map((d) => run([input], { ...d, limits: DEFAULT_BATCH_LIMITS })),
       );
-      const parse = jest.spyOn(JSON, 'parse');
+      const read = jest.mocked(readRequestLine);
+      read.mockClear();
       const shared = check();
       const together = await Promise.all(
         deployments.map((d, k) => run(chunked(input, [k + 1, 7, 64]), { ...d, check: shared })),
       );
-      const parsed = parse.mock.calls.length;
-      parse.mockRestore();
+      const reads = read.mock.results.map((r) => r.value as RequestLine | null);
       expect(together.map((o) => o.error)).toEqual([null, null, null]);
       expect(together.map((o) => o.output)).toEqual(alone.map((o) => o.output));
       expect(together[1].output).toContain('"file_id":"file-providerB-west"');
       expect(together[2].output).toContain(`"model":"${UPSTREAM_MODEL}-north"`);
-      // One JSON.parse per request line, not one per line and deployment.
-      expect(parsed).toBe(3);
+      // One read per request line, not one per line and deployment, and no line the long way.
+      expect(reads.map((r) => r?.customId)).toEqual(['1', '2', '3']);
+    });
+
+    it('should give back every input chunk and output buffer once, and never one still in use', async () => {
+      // Memory reuse must not change a byte: each chunk given back is overwritten at once, as
+      // a reused buffer would be, and the copies must still be exactly what they are without it.
+      const lines = Array.from({ length: 400 }, (_, k) =>
+        line(withFile(`r${k}`, k % 3 === 0 ? 'file-managedB' : 'file-managedA')),
+      );
+      const input = Buffer.from(lines.join(''));
+      const alone = await Promise.all(
+        deployments.map((d) => run([input], { ...d, limits: DEFAULT_BATCH_LIMITS })),
+      );
+      const shared = check();
+      const output = new BufferPool(MIN_POOLED_BYTES * 2, 4);
+      const given: Buffer[] = [];
+      const together = await Promise.all(
+        deployments.map(async (d, k) => {
+          // Each copy its own chunks (of different sizes), as readers that fell out of step get.
+          const chunks = chunked(input, [MIN_POOLED_BYTES / 4 + k * 1000, 7, MIN_POOLED_BYTES]).map(
+            (c) => Buffer.from(c),
+          );
+          const transform = batchLineRewriter({
+            ...d,
+            check: shared,
+            output,
+            giveBack: (chunk) => {
+              given.push(chunk);
+              chunk.fill(0xff);
+            },
+          });
+          const received: string[] = [];
+          const sink = new Writable({
+            write(chunk: Buffer, _encoding, callback) {
+              received.push(chunk.toString('utf8'));
+              output.giveBack(chunk);
+              chunk.fill(0xfe);
+              callback();
+            },
+          });
+          await pipeline(Readable.from(chunks), transform, sink);
+          return { chunks, output: received.join('') };
+        }),
+      );
+      expect(together.map((o) => o.output)).toEqual(alone.map((o) => o.output));
+      // Every input chunk came back exactly once (the last one at the end of the file).
+      const all = together.flatMap((o) => o.chunks);
+      expect(new Set(given).size).toBe(given.length);
+      expect(given.length).toBe(all.length);
     });
 
     it('should fail every copy at the same line with the same error, whatever its pace', async () => {

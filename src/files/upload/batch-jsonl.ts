@@ -2,9 +2,19 @@ import { isAscii, isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { InvalidRequestError } from '../../common/errors/api-error';
+import { allocateBuffer, MIN_POOLED_BYTES, type BufferPool } from '../../common/memory/buffer-pool';
 import { ID_PREFIXES } from '../../id-codec/id-codec';
-import { FILE_ID_PATHS } from '../../managed-refs/file-id-paths';
 import type { BatchLimits } from './batch-limits';
+import {
+  latin1Value,
+  pathOf,
+  readRequestLine,
+  scanLine,
+  SpanPaths,
+  utf8Value,
+  type Span,
+  type SpanPath,
+} from './batch-line-scan';
 
 /*
  * Design: one check of every line per upload, one cheap splice per deployment.
@@ -84,6 +94,16 @@ interface DeploymentRewrite {
    * promise of that (ids are looked up as the check finds them: BatchFileIds). Absent: always.
    */
   readonly fileIdsSettled?: () => Promise<void> | null;
+  /**
+   * Takes back each input chunk once neither this rewriter nor the check looks at it again (the
+   * spool's `giveBack`): a copy has only what it has not written yet, so memory stays flat.
+   */
+  readonly giveBack?: (chunk: Buffer) => void;
+  /**
+   * Buffers to write the output into; their owner takes them back once they are written out.
+   * Absent: each output chunk is allocated fresh.
+   */
+  readonly output?: BufferPool;
 }
 
 /**
@@ -118,11 +138,6 @@ const SPACE = 0x20;
 const TAB = 0x09;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const LBRACE = 0x7b;
-const RBRACE = 0x7d;
-const LBRACKET = 0x5b;
-const RBRACKET = 0x5d;
 const NEWLINE_BYTES = Buffer.from('\n');
 const NO_BYTES = Buffer.alloc(0);
 const FILE_ID_PREFIX = ID_PREFIXES.file;
@@ -432,6 +447,13 @@ export class BatchFileCheck {
     if (!ascii && !isUtf8(bytes)) {
       throw new BatchFileError(n, 'the line is not valid UTF-8.', 'invalid_batch_line');
     }
+    // Nearly every line: one pass over its bytes gives the fields and the ranges (batch-line-scan.ts).
+    const fast = readRequestLine(bytes, ascii);
+    if (fast !== null) {
+      const { customId, method, url, model } = fast;
+      this.check(n, { custom_id: customId, method, url, body: { model } }, asParsed);
+      return { bytes, ascii, spans: fast.spans };
+    }
     const text = bytes.toString('latin1');
     let parsed: unknown;
     try {
@@ -587,8 +609,11 @@ function rescan(
     record(check, edits, n, at, raw, newline, null);
     return;
   }
-  const spans = scanLine(bytes.toString('latin1'), bytes.includes(BACKSLASH));
-  record(check, edits, n, at, raw, newline, { bytes, ascii: isAscii(bytes), spans });
+  const ascii = isAscii(bytes);
+  const spans =
+    readRequestLine(bytes, ascii)?.spans ??
+    scanLine(bytes.toString('latin1'), bytes.includes(BACKSLASH));
+  record(check, edits, n, at, raw, newline, { bytes, ascii, spans });
 }
 
 /**
@@ -640,11 +665,12 @@ class HeldBytes {
     return -1;
   }
 
-  /** The bytes before `offset` are no longer needed. */
-  release(offset: number): void {
+  /** The bytes before `offset` are no longer needed: each chunk wholly before it goes to `done`. */
+  release(offset: number, done: (chunk: Buffer) => void): void {
     while (this.chunks.length > 0 && this.first + this.chunks[0].length <= offset) {
-      this.first += this.chunks[0].length;
-      this.chunks.shift();
+      const chunk = this.chunks.shift() as Buffer;
+      this.first += chunk.length;
+      done(chunk);
     }
   }
 }
@@ -654,6 +680,8 @@ class BatchLineRewriter extends Transform {
   private readonly fileIdFor: DeploymentRewrite['fileIdFor'];
   private readonly fileIdsSettled: () => Promise<void> | null;
   private readonly check: BatchFileCheck;
+  private readonly giveBack: (chunk: Buffer) => void;
+  private readonly output: BufferPool | undefined;
 
   private readonly held = new HeldBytes();
   private received = 0;
@@ -674,6 +702,8 @@ class BatchLineRewriter extends Transform {
     super();
     this.fileIdFor = rewrite.fileIdFor;
     this.fileIdsSettled = rewrite.fileIdsSettled ?? (() => null);
+    this.giveBack = rewrite.giveBack ?? (() => undefined);
+    this.output = rewrite.output;
     if ('check' in rewrite) {
       this.modelFor = rewrite.modelFor;
       this.check = rewrite.check;
@@ -785,7 +815,7 @@ class BatchLineRewriter extends Transform {
       size += this.replacement(edits.put(k)).length - (edits.stop(k) - edits.start(k));
     }
     if (size > 0) {
-      const out = Buffer.allocUnsafe(size);
+      const out = this.outputBuffer(size);
       let o = 0;
       let at = this.pushed;
       for (let k = first; k < last; k++) {
@@ -799,8 +829,19 @@ class BatchLineRewriter extends Transform {
     if (last > first) this.lineNo = edits.line(last - 1) + 1;
     if (edits === this.check.edits) this.cursor = last;
     this.pushed = until;
-    this.held.release(until);
+    // Chunks wholly before `until` are neither held here nor by the check: it holds only the
+    // line it has not finished, which starts at or after every offset a copy pushes up to.
+    this.held.release(until, this.giveBack);
     return error;
+  }
+
+  /** A Buffer for `size` bytes of output: part of a pooled one when it is big enough to pool. */
+  private outputBuffer(size: number): Buffer {
+    const pool = this.output;
+    if (pool !== undefined && size >= MIN_POOLED_BYTES && size <= pool.size) {
+      return pool.take().subarray(0, size);
+    }
+    return allocateBuffer(size);
   }
 
   /** Looks up what edit `k` puts in for this deployment; the error if it has nothing to put. */
@@ -864,315 +905,6 @@ class CustomIds {
     map.set(key, line);
     return line;
   }
-}
-
-/** Where a rewritten value sits; indices make its path only when an error needs it. */
-const SpanPaths = { customId: 0, model: 1, chatFile: 2, inputItem: 3, inputPart: 4 } as const;
-type SpanPath = (typeof SpanPaths)[keyof typeof SpanPaths];
-
-interface Span {
-  readonly start: number;
-  readonly end: number;
-  readonly path: SpanPath;
-  /** `messages[i]` or `input[i]`. */
-  readonly i: number;
-  /** `content[j]`. */
-  readonly j: number;
-}
-
-const [CHAT_FILE_PATH] = FILE_ID_PATHS.chatCompletions;
-const [INPUT_ITEM_PATH, INPUT_PART_PATH] = FILE_ID_PATHS.responses;
-
-/** The path of a span for error messages, e.g. `body.messages[0].content[1].file.file_id`. */
-function pathOf(span: Span): string {
-  switch (span.path) {
-    case SpanPaths.customId:
-      return 'custom_id';
-    case SpanPaths.model:
-      return 'body.model';
-    case SpanPaths.chatFile:
-      return `body.${indexed(CHAT_FILE_PATH, span)}`;
-    case SpanPaths.inputItem:
-      return `body.${indexed(INPUT_ITEM_PATH, span)}`;
-    case SpanPaths.inputPart:
-      return `body.${indexed(INPUT_PART_PATH, span)}`;
-  }
-}
-
-/** A FILE_ID_PATHS path with its `[*]`s replaced by the span's indices, `i` first. */
-function indexed(path: string, span: Span): string {
-  let n = 0;
-  return path.replaceAll('[*]', () => `[${n++ === 0 ? span.i : span.j}]`);
-}
-
-/*
- * The scanner below finds, in text order, the range of every value at `custom_id` (only to decode
- * it exactly), `body.model` and under `body` at the file-id paths of FILE_ID_PATHS (the paths
- * the model-call routes resolve: `messages[*].content[*].file.file_id`, `input[*].file_id`,
- * `input[*].content[*].file_id`; pathOf names them from that list, and a test feeds the scanner
- * every path in it). It runs only on
- * text JSON.parse accepted, so it checks no grammar; it descends only along those paths and skips
- * everything else (strings by indexOf, so megabytes of base64 cost little). It visits every copy
- * of a key, also duplicates JSON.parse dropped, so no copy of a field slips through unrewritten
- * whichever duplicate a provider keeps. The text is the latin1 reading of the line, so its offsets
- * are byte offsets. Plain loops, and a path string only for an error message: this runs on every
- * line once per deployment.
- *
- * Member and item loops share one convention: `firstMember`/`nextMember` (and the item variants)
- * return the offset of the next key or item, or `~end` (negative) once the container closed,
- * `end` being the offset just after it.
- */
-
-function scanLine(s: string, escapes: boolean): Span[] {
-  const spans: Span[] = [];
-  const at = skipWs(s, 0);
-  if (s.charCodeAt(at) !== LBRACE) return spans;
-  for (let k = firstMember(s, at); k >= 0;) {
-    const keyEnd = skipString(s, k);
-    const v = valueAt(s, keyEnd);
-    let end: number;
-    if (s.charCodeAt(v) === LBRACE && isKey(s, k, keyEnd, 'body', escapes)) {
-      end = scanBody(s, v, escapes, spans);
-    } else {
-      end = skipValue(s, v);
-      // Only to decode a non-ASCII custom_id exactly; never rewritten.
-      if (isKey(s, k, keyEnd, 'custom_id', escapes)) {
-        spans.push({ start: v, end, path: SpanPaths.customId, i: 0, j: 0 });
-      }
-    }
-    k = nextMember(s, end);
-  }
-  return spans;
-}
-
-function scanBody(s: string, at: number, escapes: boolean, spans: Span[]): number {
-  let k = firstMember(s, at);
-  while (k >= 0) {
-    const keyEnd = skipString(s, k);
-    const v = valueAt(s, keyEnd);
-    let end: number;
-    if (isKey(s, k, keyEnd, 'model', escapes)) {
-      end = skipValue(s, v);
-      spans.push({ start: v, end, path: SpanPaths.model, i: 0, j: 0 });
-    } else if (s.charCodeAt(v) === LBRACKET && isKey(s, k, keyEnd, 'messages', escapes)) {
-      end = scanItems(s, v, escapes, spans, SpanPaths.chatFile);
-    } else if (s.charCodeAt(v) === LBRACKET && isKey(s, k, keyEnd, 'input', escapes)) {
-      end = scanItems(s, v, escapes, spans, SpanPaths.inputItem);
-    } else {
-      end = skipValue(s, v);
-    }
-    k = nextMember(s, end);
-  }
-  return ~k;
-}
-
-/** `messages` (each a message with `content` parts) or `input` (items, maybe with `content`). */
-function scanItems(
-  s: string,
-  at: number,
-  escapes: boolean,
-  spans: Span[],
-  path: typeof SpanPaths.chatFile | typeof SpanPaths.inputItem,
-): number {
-  let p = firstItem(s, at);
-  for (let i = 0; p >= 0; i++) {
-    let end: number;
-    if (s.charCodeAt(p) !== LBRACE) {
-      end = skipValue(s, p);
-    } else {
-      let k = firstMember(s, p);
-      while (k >= 0) {
-        const keyEnd = skipString(s, k);
-        const v = valueAt(s, keyEnd);
-        let valueEnd: number;
-        if (path === SpanPaths.inputItem && isKey(s, k, keyEnd, 'file_id', escapes)) {
-          valueEnd = skipValue(s, v);
-          spans.push({ start: v, end: valueEnd, path, i, j: 0 });
-        } else if (s.charCodeAt(v) === LBRACKET && isKey(s, k, keyEnd, 'content', escapes)) {
-          valueEnd = scanParts(s, v, escapes, spans, path, i);
-        } else {
-          valueEnd = skipValue(s, v);
-        }
-        k = nextMember(s, valueEnd);
-      }
-      end = ~k;
-    }
-    p = nextItem(s, end);
-  }
-  return ~p;
-}
-
-/** The `content` parts of message `i`: chat parts hold `file.file_id`, Responses parts `file_id`. */
-function scanParts(
-  s: string,
-  at: number,
-  escapes: boolean,
-  spans: Span[],
-  itemPath: typeof SpanPaths.chatFile | typeof SpanPaths.inputItem,
-  i: number,
-): number {
-  let p = firstItem(s, at);
-  for (let j = 0; p >= 0; j++) {
-    let end: number;
-    if (s.charCodeAt(p) !== LBRACE) {
-      end = skipValue(s, p);
-    } else {
-      let k = firstMember(s, p);
-      while (k >= 0) {
-        const keyEnd = skipString(s, k);
-        const v = valueAt(s, keyEnd);
-        let valueEnd: number;
-        if (itemPath === SpanPaths.inputItem && isKey(s, k, keyEnd, 'file_id', escapes)) {
-          valueEnd = skipValue(s, v);
-          spans.push({ start: v, end: valueEnd, path: SpanPaths.inputPart, i, j });
-        } else if (
-          itemPath === SpanPaths.chatFile &&
-          s.charCodeAt(v) === LBRACE &&
-          isKey(s, k, keyEnd, 'file', escapes)
-        ) {
-          valueEnd = scanChatFile(s, v, escapes, spans, i, j);
-        } else {
-          valueEnd = skipValue(s, v);
-        }
-        k = nextMember(s, valueEnd);
-      }
-      end = ~k;
-    }
-    p = nextItem(s, end);
-  }
-  return ~p;
-}
-
-function scanChatFile(
-  s: string,
-  at: number,
-  escapes: boolean,
-  spans: Span[],
-  i: number,
-  j: number,
-): number {
-  let k = firstMember(s, at);
-  while (k >= 0) {
-    const keyEnd = skipString(s, k);
-    const v = valueAt(s, keyEnd);
-    const end = skipValue(s, v);
-    if (isKey(s, k, keyEnd, 'file_id', escapes)) {
-      spans.push({ start: v, end, path: SpanPaths.chatFile, i, j });
-    }
-    k = nextMember(s, end);
-  }
-  return ~k;
-}
-
-/** `s[at]` opens an object: the offset of its first key, or `~end` when it is empty. */
-function firstMember(s: string, at: number): number {
-  const i = skipWs(s, at + 1);
-  return s.charCodeAt(i) === RBRACE ? ~(i + 1) : i;
-}
-
-/** After a member's value: the offset of the next key, or `~end` after the closing brace. */
-function nextMember(s: string, valueEnd: number): number {
-  const i = skipWs(s, valueEnd);
-  return s.charCodeAt(i) === COMMA ? skipWs(s, i + 1) : ~(i + 1);
-}
-
-function firstItem(s: string, at: number): number {
-  const i = skipWs(s, at + 1);
-  return s.charCodeAt(i) === RBRACKET ? ~(i + 1) : i;
-}
-
-function nextItem(s: string, itemEnd: number): number {
-  const i = skipWs(s, itemEnd);
-  return s.charCodeAt(i) === COMMA ? skipWs(s, i + 1) : ~(i + 1);
-}
-
-/** After a key: the offset of its value (past the colon). */
-function valueAt(s: string, keyEnd: number): number {
-  return skipWs(s, skipWs(s, keyEnd) + 1);
-}
-
-/**
- * Whether the key string `s[k, keyEnd)` is `name`. An escaped key ("mod\u0065l") is the same key
- * to every JSON parser, so when the line has escapes at all, one with a backslash is decoded.
- */
-function isKey(s: string, k: number, keyEnd: number, name: string, escapes: boolean): boolean {
-  if (keyEnd - k - 2 === name.length && s.startsWith(name, k + 1)) return true;
-  if (!escapes) return false;
-  for (let c = k + 1; c < keyEnd - 1; c++) {
-    if (s.charCodeAt(c) === BACKSLASH) return JSON.parse(s.slice(k, keyEnd)) === name;
-  }
-  return false;
-}
-
-function skipWs(s: string, at: number): number {
-  let i = at;
-  for (;;) {
-    const c = s.charCodeAt(i);
-    if (c !== SPACE && c !== NEWLINE && c !== CR && c !== TAB) return i;
-    i++;
-  }
-}
-
-/** `s[at]` is an opening quote; returns the offset after the closing one. */
-function skipString(s: string, at: number): number {
-  let from = at + 1;
-  for (;;) {
-    const quote = s.indexOf('"', from);
-    if (quote === -1) throw new Error('batch line scanner: unterminated string in validated JSON');
-    let backslashes = 0;
-    while (s.charCodeAt(quote - 1 - backslashes) === BACKSLASH) backslashes++;
-    if (backslashes % 2 === 0) return quote + 1;
-    from = quote + 1;
-  }
-}
-
-/** Returns the offset after the JSON value starting at `at` (valid JSON assumed). */
-function skipValue(s: string, at: number): number {
-  const first = s.charCodeAt(at);
-  if (first === QUOTE) return skipString(s, at);
-  if (first === LBRACE || first === LBRACKET) {
-    let depth = 0;
-    for (let i = at; i < s.length;) {
-      const c = s.charCodeAt(i);
-      if (c === QUOTE) {
-        i = skipString(s, i);
-        continue;
-      }
-      if (c === LBRACE || c === LBRACKET) depth++;
-      else if ((c === RBRACE || c === RBRACKET) && --depth === 0) return i + 1;
-      i++;
-    }
-    throw new Error('batch line scanner: unclosed container in validated JSON');
-  }
-  // A number, true, false or null: runs to the next delimiter.
-  let i = at;
-  while (i < s.length) {
-    const c = s.charCodeAt(i);
-    if (
-      c === COMMA ||
-      c === RBRACE ||
-      c === RBRACKET ||
-      c === SPACE ||
-      c === NEWLINE ||
-      c === CR ||
-      c === TAB
-    ) {
-      break;
-    }
-    i++;
-  }
-  return i;
-}
-
-/** A string value of an ASCII line, from its JSON token (escapes decoded). */
-function latin1Value(bytes: Buffer, span: Span): string {
-  const token = bytes.toString('latin1', span.start, span.end);
-  return token.includes('\\') ? (JSON.parse(token) as string) : token.slice(1, -1);
-}
-
-/** A string value decoded from its own UTF-8 bytes: exact where the latin1 reading is not. */
-function utf8Value(bytes: Buffer, span: Span): string {
-  return JSON.parse(bytes.toString('utf8', span.start, span.end)) as string;
 }
 
 /** The parse error's message, from the UTF-8 text so any quoted excerpt reads right. */

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
+import { BufferPool, allocateBuffer } from '../../common/memory/buffer-pool';
 import { noteAllocatedBuffers } from '../../common/memory/gc';
 
 /**
@@ -10,7 +11,7 @@ import { noteAllocatedBuffers } from '../../common/memory/gc';
  * ask for the same chunks and share one read (see `chunk`). A reader that has caught up with the
  * writer waits for a whole chunk (or the end) before reading again.
  */
-const READ_CHUNK_BYTES = 1024 * 1024;
+export const READ_CHUNK_BYTES = 1024 * 1024;
 /**
  * Chunks kept for readers that have not taken them yet. A reader further behind than this
  * reads its own; the bound is what one lagging or restarted copy can hold in memory.
@@ -64,7 +65,7 @@ export class SpoolFile {
   private readonly shared = new Map<number, Chunk>();
   /** Pooled buffers readers hold, by buffer, so `giveBack` finds their chunk. */
   private readonly lent = new Map<Buffer, Chunk>();
-  private readonly free: Buffer[] = [];
+  private readonly pool = new BufferPool(READ_CHUNK_BYTES, MAX_FREE_CHUNKS);
 
   private constructor(private readonly handle: fsp.FileHandle) {}
 
@@ -181,8 +182,8 @@ export class SpoolFile {
     }
     // Only whole chunks are pooled: a short one may be smaller than a socket's high-water mark,
     // and then the transport asks for more before it is written out (see `giveBack`).
-    const buffer = length === READ_CHUNK_BYTES ? this.pooledBuffer() : null;
-    const bytes = this.readAt(buffer ?? this.allocate(length), offset, length);
+    const buffer = length === READ_CHUNK_BYTES ? this.pool.take() : null;
+    const bytes = this.readAt(buffer ?? allocateBuffer(length), offset, length);
     const chunk: Chunk = { bytes, takers: this.readers - 1, holders: 1, buffer };
     if (buffer) this.lent.set(buffer, chunk);
     if (chunk.takers > 0) {
@@ -223,16 +224,7 @@ export class SpoolFile {
   private recycle(chunk: Chunk): void {
     if (chunk.buffer === null || chunk.holders > 0 || chunk.takers > 0) return;
     this.lent.delete(chunk.buffer);
-    if (this.free.length < MAX_FREE_CHUNKS && !this.closed) this.free.push(chunk.buffer);
-  }
-
-  private pooledBuffer(): Buffer {
-    return this.free.pop() ?? this.allocate(READ_CHUNK_BYTES);
-  }
-
-  private allocate(length: number): Buffer {
-    noteAllocatedBuffers(length);
-    return Buffer.allocUnsafe(length);
+    this.pool.giveBack(chunk.buffer);
   }
 
   private async readAt(buffer: Buffer, offset: number, length: number): Promise<Buffer> {
@@ -257,9 +249,7 @@ export class SpoolFile {
       this.fail(new Error('spool closed'));
       this.shared.clear();
       this.lent.clear();
-      // Nobody holds a free buffer (that is how it got there), so its memory can go now rather
-      // than at the next whole-heap collection: these were promoted long ago.
-      for (const buffer of this.free.splice(0)) release(buffer);
+      this.pool.close();
       await this.handle.close();
     }
   }
@@ -271,14 +261,4 @@ export class SpoolFile {
       waiter();
     }
   }
-}
-
-/**
- * Frees a Buffer's memory now by detaching its ArrayBuffer (ES2024 `transfer`, Node 21+), when
- * the Buffer is the whole of it: pooled chunks are allocated whole (1 MiB is far above the
- * size Buffer.allocUnsafe takes from its shared slab).
- */
-function release(buffer: Buffer): void {
-  const memory = buffer.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
-  if (buffer.byteOffset === 0 && buffer.byteLength === memory.byteLength) memory.transfer?.(0);
 }

@@ -1,0 +1,824 @@
+import { FILE_ID_PATHS } from '../../managed-refs/file-id-paths';
+
+/*
+ * Reading a batch request line (batch-jsonl.ts has the design): where the values a copy rewrites
+ * sit, as byte ranges of the line, and the few fields the check needs.
+ *
+ * Two readers with one result. `readRequestLine` is the one every line meets: one pass over the
+ * bytes that checks the JSON grammar, finds the ranges and decodes the fields, allocating
+ * nothing per line but those. It answers only when it is sure; for anything else (invalid JSON,
+ * an escaped key where keys matter, a field of the wrong type) it answers null and the line goes
+ * the long way: JSON.parse for the verdict and its error message, then `scanLine` for the ranges.
+ * So an unusual line costs more, never decides differently, and a test holds the two to the same
+ * answers on every line it generates or mutates.
+ */
+
+const NEWLINE = 0x0a;
+const CR = 0x0d;
+const SPACE = 0x20;
+const TAB = 0x09;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const LBRACE = 0x7b;
+const RBRACE = 0x7d;
+const LBRACKET = 0x5b;
+const RBRACKET = 0x5d;
+
+/** Where a rewritten value sits; indices make its path only when an error needs it. */
+export const SpanPaths = {
+  customId: 0,
+  model: 1,
+  chatFile: 2,
+  inputItem: 3,
+  inputPart: 4,
+} as const;
+export type SpanPath = (typeof SpanPaths)[keyof typeof SpanPaths];
+
+export interface Span {
+  readonly start: number;
+  readonly end: number;
+  readonly path: SpanPath;
+  /** `messages[i]` or `input[i]`. */
+  readonly i: number;
+  /** `content[j]`. */
+  readonly j: number;
+}
+
+const [CHAT_FILE_PATH] = FILE_ID_PATHS.chatCompletions;
+const [INPUT_ITEM_PATH, INPUT_PART_PATH] = FILE_ID_PATHS.responses;
+
+/** The path of a span for error messages, e.g. `body.messages[0].content[1].file.file_id`. */
+export function pathOf(span: Span): string {
+  switch (span.path) {
+    case SpanPaths.customId:
+      return 'custom_id';
+    case SpanPaths.model:
+      return 'body.model';
+    case SpanPaths.chatFile:
+      return `body.${indexed(CHAT_FILE_PATH, span)}`;
+    case SpanPaths.inputItem:
+      return `body.${indexed(INPUT_ITEM_PATH, span)}`;
+    case SpanPaths.inputPart:
+      return `body.${indexed(INPUT_PART_PATH, span)}`;
+  }
+}
+
+/** A FILE_ID_PATHS path with its `[*]`s replaced by the span's indices, `i` first. */
+function indexed(path: string, span: Span): string {
+  let n = 0;
+  return path.replaceAll('[*]', () => `[${n++ === 0 ? span.i : span.j}]`);
+}
+
+/*
+ * The scanner below finds, in text order, the range of every value at `custom_id` (only to decode
+ * it exactly), `body.model` and under `body` at the file-id paths of FILE_ID_PATHS (the paths
+ * the model-call routes resolve: `messages[*].content[*].file.file_id`, `input[*].file_id`,
+ * `input[*].content[*].file_id`; pathOf names them from that list, and a test feeds the scanner
+ * every path in it). It runs only on
+ * text JSON.parse accepted, so it checks no grammar; it descends only along those paths and skips
+ * everything else (strings by indexOf, so megabytes of base64 cost little). It visits every copy
+ * of a key, also duplicates JSON.parse dropped, so no copy of a field slips through unrewritten
+ * whichever duplicate a provider keeps. The text is the latin1 reading of the line, so its offsets
+ * are byte offsets. Plain loops, and a path string only for an error message: this runs on every
+ * line once per deployment.
+ *
+ * Member and item loops share one convention: `firstMember`/`nextMember` (and the item variants)
+ * return the offset of the next key or item, or `~end` (negative) once the container closed,
+ * `end` being the offset just after it.
+ */
+
+export function scanLine(s: string, escapes: boolean): Span[] {
+  const spans: Span[] = [];
+  const at = skipWs(s, 0);
+  if (s.charCodeAt(at) !== LBRACE) return spans;
+  for (let k = firstMember(s, at); k >= 0;) {
+    const keyEnd = skipString(s, k);
+    const v = valueAt(s, keyEnd);
+    let end: number;
+    if (s.charCodeAt(v) === LBRACE && isKey(s, k, keyEnd, 'body', escapes)) {
+      end = scanBody(s, v, escapes, spans);
+    } else {
+      end = skipValue(s, v);
+      // Only to decode a non-ASCII custom_id exactly; never rewritten.
+      if (isKey(s, k, keyEnd, 'custom_id', escapes)) {
+        spans.push({ start: v, end, path: SpanPaths.customId, i: 0, j: 0 });
+      }
+    }
+    k = nextMember(s, end);
+  }
+  return spans;
+}
+
+function scanBody(s: string, at: number, escapes: boolean, spans: Span[]): number {
+  let k = firstMember(s, at);
+  while (k >= 0) {
+    const keyEnd = skipString(s, k);
+    const v = valueAt(s, keyEnd);
+    let end: number;
+    if (isKey(s, k, keyEnd, 'model', escapes)) {
+      end = skipValue(s, v);
+      spans.push({ start: v, end, path: SpanPaths.model, i: 0, j: 0 });
+    } else if (s.charCodeAt(v) === LBRACKET && isKey(s, k, keyEnd, 'messages', escapes)) {
+      end = scanItems(s, v, escapes, spans, SpanPaths.chatFile);
+    } else if (s.charCodeAt(v) === LBRACKET && isKey(s, k, keyEnd, 'input', escapes)) {
+      end = scanItems(s, v, escapes, spans, SpanPaths.inputItem);
+    } else {
+      end = skipValue(s, v);
+    }
+    k = nextMember(s, end);
+  }
+  return ~k;
+}
+
+/** `messages` (each a message with `content` parts) or `input` (items, maybe with `content`). */
+function scanItems(
+  s: string,
+  at: number,
+  escapes: boolean,
+  spans: Span[],
+  path: typeof SpanPaths.chatFile | typeof SpanPaths.inputItem,
+): number {
+  let p = firstItem(s, at);
+  for (let i = 0; p >= 0; i++) {
+    let end: number;
+    if (s.charCodeAt(p) !== LBRACE) {
+      end = skipValue(s, p);
+    } else {
+      let k = firstMember(s, p);
+      while (k >= 0) {
+        const keyEnd = skipString(s, k);
+        const v = valueAt(s, keyEnd);
+        let valueEnd: number;
+        if (path === SpanPaths.inputItem && isKey(s, k, keyEnd, 'file_id', escapes)) {
+          valueEnd = skipValue(s, v);
+          spans.push({ start: v, end: valueEnd, path, i, j: 0 });
+        } else if (s.charCodeAt(v) === LBRACKET && isKey(s, k, keyEnd, 'content', escapes)) {
+          valueEnd = scanParts(s, v, escapes, spans, path, i);
+        } else {
+          valueEnd = skipValue(s, v);
+        }
+        k = nextMember(s, valueEnd);
+      }
+      end = ~k;
+    }
+    p = nextItem(s, end);
+  }
+  return ~p;
+}
+
+/** The `content` parts of message `i`: chat parts hold `file.file_id`, Responses parts `file_id`. */
+function scanParts(
+  s: string,
+  at: number,
+  escapes: boolean,
+  spans: Span[],
+  itemPath: typeof SpanPaths.chatFile | typeof SpanPaths.inputItem,
+  i: number,
+): number {
+  let p = firstItem(s, at);
+  for (let j = 0; p >= 0; j++) {
+    let end: number;
+    if (s.charCodeAt(p) !== LBRACE) {
+      end = skipValue(s, p);
+    } else {
+      let k = firstMember(s, p);
+      while (k >= 0) {
+        const keyEnd = skipString(s, k);
+        const v = valueAt(s, keyEnd);
+        let valueEnd: number;
+        if (itemPath === SpanPaths.inputItem && isKey(s, k, keyEnd, 'file_id', escapes)) {
+          valueEnd = skipValue(s, v);
+          spans.push({ start: v, end: valueEnd, path: SpanPaths.inputPart, i, j });
+        } else if (
+          itemPath === SpanPaths.chatFile &&
+          s.charCodeAt(v) === LBRACE &&
+          isKey(s, k, keyEnd, 'file', escapes)
+        ) {
+          valueEnd = scanChatFile(s, v, escapes, spans, i, j);
+        } else {
+          valueEnd = skipValue(s, v);
+        }
+        k = nextMember(s, valueEnd);
+      }
+      end = ~k;
+    }
+    p = nextItem(s, end);
+  }
+  return ~p;
+}
+
+function scanChatFile(
+  s: string,
+  at: number,
+  escapes: boolean,
+  spans: Span[],
+  i: number,
+  j: number,
+): number {
+  let k = firstMember(s, at);
+  while (k >= 0) {
+    const keyEnd = skipString(s, k);
+    const v = valueAt(s, keyEnd);
+    const end = skipValue(s, v);
+    if (isKey(s, k, keyEnd, 'file_id', escapes)) {
+      spans.push({ start: v, end, path: SpanPaths.chatFile, i, j });
+    }
+    k = nextMember(s, end);
+  }
+  return ~k;
+}
+
+/** `s[at]` opens an object: the offset of its first key, or `~end` when it is empty. */
+function firstMember(s: string, at: number): number {
+  const i = skipWs(s, at + 1);
+  return s.charCodeAt(i) === RBRACE ? ~(i + 1) : i;
+}
+
+/** After a member's value: the offset of the next key, or `~end` after the closing brace. */
+function nextMember(s: string, valueEnd: number): number {
+  const i = skipWs(s, valueEnd);
+  return s.charCodeAt(i) === COMMA ? skipWs(s, i + 1) : ~(i + 1);
+}
+
+function firstItem(s: string, at: number): number {
+  const i = skipWs(s, at + 1);
+  return s.charCodeAt(i) === RBRACKET ? ~(i + 1) : i;
+}
+
+function nextItem(s: string, itemEnd: number): number {
+  const i = skipWs(s, itemEnd);
+  return s.charCodeAt(i) === COMMA ? skipWs(s, i + 1) : ~(i + 1);
+}
+
+/** After a key: the offset of its value (past the colon). */
+function valueAt(s: string, keyEnd: number): number {
+  return skipWs(s, skipWs(s, keyEnd) + 1);
+}
+
+/**
+ * Whether the key string `s[k, keyEnd)` is `name`. An escaped key ("mod\u0065l") is the same key
+ * to every JSON parser, so when the line has escapes at all, one with a backslash is decoded.
+ */
+function isKey(s: string, k: number, keyEnd: number, name: string, escapes: boolean): boolean {
+  if (keyEnd - k - 2 === name.length && s.startsWith(name, k + 1)) return true;
+  if (!escapes) return false;
+  for (let c = k + 1; c < keyEnd - 1; c++) {
+    if (s.charCodeAt(c) === BACKSLASH) return JSON.parse(s.slice(k, keyEnd)) === name;
+  }
+  return false;
+}
+
+function skipWs(s: string, at: number): number {
+  let i = at;
+  for (;;) {
+    const c = s.charCodeAt(i);
+    if (c !== SPACE && c !== NEWLINE && c !== CR && c !== TAB) return i;
+    i++;
+  }
+}
+
+/** `s[at]` is an opening quote; returns the offset after the closing one. */
+function skipString(s: string, at: number): number {
+  let from = at + 1;
+  for (;;) {
+    const quote = s.indexOf('"', from);
+    if (quote === -1) throw new Error('batch line scanner: unterminated string in validated JSON');
+    let backslashes = 0;
+    while (s.charCodeAt(quote - 1 - backslashes) === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return quote + 1;
+    from = quote + 1;
+  }
+}
+
+/** Returns the offset after the JSON value starting at `at` (valid JSON assumed). */
+function skipValue(s: string, at: number): number {
+  const first = s.charCodeAt(at);
+  if (first === QUOTE) return skipString(s, at);
+  if (first === LBRACE || first === LBRACKET) {
+    let depth = 0;
+    for (let i = at; i < s.length;) {
+      const c = s.charCodeAt(i);
+      if (c === QUOTE) {
+        i = skipString(s, i);
+        continue;
+      }
+      if (c === LBRACE || c === LBRACKET) depth++;
+      else if ((c === RBRACE || c === RBRACKET) && --depth === 0) return i + 1;
+      i++;
+    }
+    throw new Error('batch line scanner: unclosed container in validated JSON');
+  }
+  // A number, true, false or null: runs to the next delimiter.
+  let i = at;
+  while (i < s.length) {
+    const c = s.charCodeAt(i);
+    if (
+      c === COMMA ||
+      c === RBRACE ||
+      c === RBRACKET ||
+      c === SPACE ||
+      c === NEWLINE ||
+      c === CR ||
+      c === TAB
+    ) {
+      break;
+    }
+    i++;
+  }
+  return i;
+}
+
+/** A string value of an ASCII line, from its JSON token (escapes decoded). */
+export function latin1Value(bytes: Buffer, span: Span): string {
+  const token = bytes.toString('latin1', span.start, span.end);
+  return token.includes('\\') ? (JSON.parse(token) as string) : token.slice(1, -1);
+}
+
+/** A string value decoded from its own UTF-8 bytes: exact where the latin1 reading is not. */
+export function utf8Value(bytes: Buffer, span: Span): string {
+  return JSON.parse(bytes.toString('utf8', span.start, span.end)) as string;
+}
+
+/** What `readRequestLine` found in a line it is sure of. */
+export interface RequestLine {
+  readonly customId: string;
+  readonly method: string;
+  readonly url: string;
+  /** The last `model` of the last `body`, as JSON.parse would keep it. */
+  readonly model: string;
+  /** Every value at a rewritten path, in text order, duplicates included (as `scanLine`). */
+  readonly spans: Span[];
+}
+
+/**
+ * Where a container's members or items sit on the paths the scanner follows: the top-level
+ * request, its `body`, `messages` and `input` with their items, their `content` parts, a chat
+ * part's `file`. Anything else is Other: checked, not followed.
+ */
+const Ctx = {
+  other: 0,
+  top: 1,
+  body: 2,
+  chatItems: 3,
+  inputItems: 4,
+  chatItem: 5,
+  inputItem: 6,
+  chatParts: 7,
+  inputParts: 8,
+  chatPart: 9,
+  inputPart: 10,
+  chatFile: 11,
+} as const;
+
+/** What the value after a key is to the check. */
+const Role = { none: 0, customId: 1, method: 2, url: 3, body: 4, model: 5, fileId: 6 } as const;
+
+/** A decoded string token, `bytes[start, end)` with its quotes. */
+function tokenString(bytes: Buffer, start: number, end: number, ascii: boolean, escaped: boolean) {
+  if (escaped) return JSON.parse(bytes.toString('utf8', start, end)) as string;
+  return bytes.toString(ascii ? 'latin1' : 'utf8', start + 1, end - 1);
+}
+
+/**
+ * One pass over a request line's bytes (no `\n`, no byte-order mark, no trailing `\r`; valid
+ * UTF-8 or ASCII as `ascii` says): null unless the bytes are one JSON object that JSON.parse
+ * would accept with `custom_id`, `method`, `url` and `body.model` strings and `body` an object;
+ * then those fields and the spans `scanLine` would find.
+ */
+export function readRequestLine(bytes: Buffer, ascii: boolean): RequestLine | null {
+  return READER.read(bytes, ascii);
+}
+
+const NO_BYTES = Buffer.alloc(0);
+
+/** Key names as bytes, compared in place. */
+const Keys = {
+  body: Buffer.from('body'),
+  customId: Buffer.from('custom_id'),
+  method: Buffer.from('method'),
+  url: Buffer.from('url'),
+  model: Buffer.from('model'),
+  messages: Buffer.from('messages'),
+  input: Buffer.from('input'),
+  content: Buffer.from('content'),
+  file: Buffer.from('file'),
+  fileId: Buffer.from('file_id'),
+} as const;
+
+/**
+ * The reader's state lives in fields of one instance reused for every line (reading is
+ * synchronous), so a line allocates only what it returns: its stack of open containers is four
+ * typed arrays that grow with the deepest line seen, and depth costs memory (bounded by the line
+ * limit), never the call stack.
+ */
+class RequestLineReader {
+  /** Per open container: its context, 1 if an object, items seen so far, the item index `[i]`. */
+  private ctx = new Int32Array(32);
+  private object = new Uint8Array(32);
+  private count = new Int32Array(32);
+  private item = new Int32Array(32);
+  /** For a container that is itself a value the check reads: its role and where it starts. */
+  private valueRole = new Uint8Array(32);
+  private valueStart = new Int32Array(32);
+  private depth = -1;
+  private b: Buffer = NO_BYTES;
+  private end = 0;
+  /** What the value about to be read is: its role, the context it opens as an array / object. */
+  private role: number = Role.none;
+  private opens: number = Ctx.other;
+  private objectOpens: number = Ctx.top;
+  private customId: string | null = null;
+  private method: string | null = null;
+  private url: string | null = null;
+  private model: string | null = null;
+  private bodyIsObject = false;
+  private spans: Span[] = [];
+
+  read(bytes: Buffer, ascii: boolean): RequestLine | null {
+    this.b = bytes;
+    this.end = bytes.length;
+    this.depth = -1;
+    this.role = Role.none;
+    this.opens = Ctx.other;
+    this.objectOpens = Ctx.top;
+    this.customId = this.method = this.url = this.model = null;
+    this.bodyIsObject = false;
+    this.spans = [];
+    const found = this.run(ascii);
+    this.b = NO_BYTES; // not kept past the line
+    return found;
+  }
+
+  private run(ascii: boolean): RequestLine | null {
+    const b = this.b;
+    const end = this.end;
+    let i = skipSpace(b, 0, end);
+    if (b[i] !== LBRACE) return null;
+    for (;;) {
+      // A value at i.
+      const c = b[i];
+      const start = i;
+      const role = this.role;
+      if (c === LBRACE || c === LBRACKET) {
+        const isObject = c === LBRACE;
+        if (role === Role.body) this.bodyIsObject = isObject;
+        else if (role !== Role.none) this.take(role, c, start, start, ascii, false, this.depth);
+        const ctx = isObject ? this.objectOpens : this.opens;
+        this.open(ctx, isObject, role, start);
+        i = skipSpace(b, i + 1, end);
+        if (b[i] === (isObject ? RBRACE : RBRACKET)) {
+          i++;
+          this.close(i);
+        } else if (isObject) {
+          i = this.member(i);
+          if (i < 0) return null;
+          continue;
+        } else {
+          this.itemRole(ctx);
+          continue;
+        }
+      } else {
+        let escaped = false;
+        if (c === QUOTE) {
+          i++;
+          for (;;) {
+            let d = 0;
+            while (i < end && (d = b[i]) !== QUOTE && d !== BACKSLASH && d >= SPACE) i++;
+            if (i >= end || d < SPACE) return null;
+            if (d === QUOTE) break;
+            escaped = true;
+            i = escape(b, i);
+            if (i < 0) return null;
+          }
+          i++;
+        } else if (c === 0x74) {
+          if (b[i + 1] !== 0x72 || b[i + 2] !== 0x75 || b[i + 3] !== 0x65) return null;
+          i += 4;
+        } else if (c === 0x66) {
+          if (b[i + 1] !== 0x61 || b[i + 2] !== 0x6c || b[i + 3] !== 0x73 || b[i + 4] !== 0x65) {
+            return null;
+          }
+          i += 5;
+        } else if (c === 0x6e) {
+          if (b[i + 1] !== 0x75 || b[i + 2] !== 0x6c || b[i + 3] !== 0x6c) return null;
+          i += 4;
+        } else {
+          i = number(b, i, end);
+          if (i < 0) return null;
+        }
+        if (role !== Role.none) this.take(role, c, start, i, ascii, escaped, this.depth);
+      }
+      // After a value: the container's next member or item, or its end.
+      for (;;) {
+        const d = this.depth;
+        if (d < 0) return this.found(skipSpace(b, i, end) === end);
+        i = skipSpace(b, i, end);
+        const isObject = this.object[d] === 1;
+        const next = b[i];
+        if (next === COMMA) {
+          this.count[d]++;
+          i = skipSpace(b, i + 1, end);
+          if (isObject) {
+            i = this.member(i);
+            if (i < 0) return null;
+          } else {
+            this.itemRole(this.ctx[d]);
+          }
+          break;
+        }
+        if (next !== (isObject ? RBRACE : RBRACKET)) return null;
+        i++;
+        this.close(i);
+      }
+    }
+  }
+
+  private found(atEnd: boolean): RequestLine | null {
+    const { customId, method, url, model } = this;
+    if (!atEnd || !this.bodyIsObject) return null;
+    if (customId === null || method === null || url === null || model === null) return null;
+    return { customId, method, url, model, spans: this.spans };
+  }
+
+  /**
+   * A value the check reads, `b[start, end)`, in the object at depth `d`; a container's is taken
+   * when it opens (its range once it closes, see `close`). Every copy of a key counts, as in the
+   * scanner, and the last one's value is the field's, as in JSON.parse; a field that is not a
+   * string is null, and the long way says what is wrong with it.
+   */
+  private take(
+    role: number,
+    first: number,
+    start: number,
+    end: number,
+    ascii: boolean,
+    escaped: boolean,
+    d: number,
+  ): void {
+    const isString = first === QUOTE;
+    const value =
+      isString && role !== Role.fileId ? tokenString(this.b, start, end, ascii, escaped) : null;
+    const isContainer = first === LBRACE || first === LBRACKET;
+    switch (role) {
+      case Role.fileId:
+        if (!isContainer) this.spans.push(this.fileIdSpan(start, end, d));
+        break;
+      case Role.customId:
+        this.customId = value;
+        if (!isContainer) this.spans.push({ start, end, path: SpanPaths.customId, i: 0, j: 0 });
+        break;
+      case Role.method:
+        this.method = value;
+        break;
+      case Role.url:
+        this.url = value;
+        break;
+      case Role.model:
+        this.model = value;
+        if (!isContainer) this.spans.push({ start, end, path: SpanPaths.model, i: 0, j: 0 });
+        break;
+    }
+  }
+
+  private open(ctx: number, isObject: boolean, role: number, start: number): void {
+    const parent = this.depth;
+    const d = ++this.depth;
+    if (d === this.ctx.length) this.grow();
+    this.ctx[d] = ctx;
+    this.object[d] = isObject ? 1 : 0;
+    this.count[d] = 0;
+    this.valueRole[d] =
+      role === Role.customId || role === Role.model || role === Role.fileId ? role : Role.none;
+    this.valueStart[d] = start;
+    // An item of `messages` or `input` is `[i]`; what is below it inherits that index.
+    this.item[d] =
+      parent < 0
+        ? 0
+        : ctx === Ctx.chatItem || ctx === Ctx.inputItem
+          ? this.count[parent]
+          : this.item[parent];
+  }
+
+  /** The innermost container closed just before `end`; a value the check reads gets its range. */
+  private close(end: number): void {
+    const d = this.depth--;
+    const role = this.valueRole[d];
+    if (role === Role.none) return;
+    const start = this.valueStart[d];
+    if (role === Role.fileId) this.spans.push(this.fileIdSpan(start, end, d - 1));
+    else {
+      const path = role === Role.model ? SpanPaths.model : SpanPaths.customId;
+      this.spans.push({ start, end, path, i: 0, j: 0 });
+    }
+  }
+
+  private grow(): void {
+    const size = this.ctx.length * 2;
+    const ctx = new Int32Array(size);
+    const object = new Uint8Array(size);
+    const count = new Int32Array(size);
+    const item = new Int32Array(size);
+    const valueRole = new Uint8Array(size);
+    const valueStart = new Int32Array(size);
+    valueRole.set(this.valueRole);
+    valueStart.set(this.valueStart);
+    this.valueRole = valueRole;
+    this.valueStart = valueStart;
+    ctx.set(this.ctx);
+    object.set(this.object);
+    count.set(this.count);
+    item.set(this.item);
+    this.ctx = ctx;
+    this.object = object;
+    this.count = count;
+    this.item = item;
+  }
+
+  /**
+   * The key at `k` and its colon: sets what its value is and returns the value's offset, or -1
+   * when the grammar fails or the key is escaped where keys matter (the long way decodes it).
+   */
+  private member(k: number): number {
+    const b = this.b;
+    const end = this.end;
+    if (b[k] !== QUOTE) return -1;
+    let p = k + 1;
+    let d = 0;
+    while (p < end && (d = b[p]) !== QUOTE && d !== BACKSLASH && d >= SPACE) p++;
+    const ctx = this.ctx[this.depth];
+    let keyEnd: number;
+    if (p < end && d === QUOTE) {
+      keyEnd = p + 1;
+    } else {
+      if (ctx !== Ctx.other || p >= end || d !== BACKSLASH) return -1;
+      keyEnd = skipEscapedString(b, k, end);
+      if (keyEnd < 0) return -1;
+    }
+    const colon = skipSpace(b, keyEnd, end);
+    if (b[colon] !== COLON) return -1;
+    this.memberRole(ctx, k + 1, keyEnd - 1 - (k + 1));
+    if (this.role === Role.body) {
+      // JSON.parse keeps the last `body`: its model is the one that counts.
+      this.model = null;
+      this.bodyIsObject = false;
+    }
+    return skipSpace(b, colon + 1, end);
+  }
+
+  private set(role: number, opens: number, objectOpens: number): void {
+    this.role = role;
+    this.opens = opens;
+    this.objectOpens = objectOpens;
+  }
+
+  /** What the value of the key `b[from, from + n)` is in a member of context `ctx`. */
+  private memberRole(ctx: number, from: number, n: number): void {
+    const b = this.b;
+    switch (ctx) {
+      case Ctx.top:
+        if (keyIs(b, from, n, Keys.body)) return this.set(Role.body, Ctx.other, Ctx.body);
+        if (keyIs(b, from, n, Keys.customId)) return this.set(Role.customId, Ctx.other, Ctx.other);
+        if (keyIs(b, from, n, Keys.method)) return this.set(Role.method, Ctx.other, Ctx.other);
+        if (keyIs(b, from, n, Keys.url)) return this.set(Role.url, Ctx.other, Ctx.other);
+        break;
+      case Ctx.body:
+        if (keyIs(b, from, n, Keys.model)) return this.set(Role.model, Ctx.other, Ctx.other);
+        if (keyIs(b, from, n, Keys.messages)) return this.set(Role.none, Ctx.chatItems, Ctx.other);
+        if (keyIs(b, from, n, Keys.input)) return this.set(Role.none, Ctx.inputItems, Ctx.other);
+        break;
+      case Ctx.chatItem:
+        if (keyIs(b, from, n, Keys.content)) return this.set(Role.none, Ctx.chatParts, Ctx.other);
+        break;
+      case Ctx.inputItem:
+        if (keyIs(b, from, n, Keys.fileId)) return this.set(Role.fileId, Ctx.other, Ctx.other);
+        if (keyIs(b, from, n, Keys.content)) return this.set(Role.none, Ctx.inputParts, Ctx.other);
+        break;
+      case Ctx.chatPart:
+        if (keyIs(b, from, n, Keys.file)) return this.set(Role.none, Ctx.other, Ctx.chatFile);
+        break;
+      case Ctx.inputPart:
+      case Ctx.chatFile:
+        if (keyIs(b, from, n, Keys.fileId)) return this.set(Role.fileId, Ctx.other, Ctx.other);
+        break;
+    }
+    this.set(Role.none, Ctx.other, Ctx.other);
+  }
+
+  /** What the items of an array of context `ctx` are. */
+  private itemRole(ctx: number): void {
+    const item =
+      ctx === Ctx.chatItems
+        ? Ctx.chatItem
+        : ctx === Ctx.inputItems
+          ? Ctx.inputItem
+          : ctx === Ctx.chatParts
+            ? Ctx.chatPart
+            : ctx === Ctx.inputParts
+              ? Ctx.inputPart
+              : Ctx.other;
+    this.set(Role.none, Ctx.other, item);
+  }
+
+  /** The span of a file id in the container at depth `d`, `[i]` and `[j]` from the open ones. */
+  private fileIdSpan(start: number, end: number, d: number): Span {
+    const ctx = this.ctx[d];
+    if (ctx === Ctx.inputItem) {
+      return { start, end, path: SpanPaths.inputItem, i: this.count[d - 1], j: 0 };
+    }
+    // A part's file id (inputPart), or a chat part's file's (chatFile, one level deeper).
+    const part = ctx === Ctx.chatFile ? d - 1 : d;
+    const path = ctx === Ctx.chatFile ? SpanPaths.chatFile : SpanPaths.inputPart;
+    return { start, end, path, i: this.item[part], j: this.count[part - 1] };
+  }
+}
+
+const READER = new RequestLineReader();
+
+function keyIs(b: Buffer, from: number, n: number, key: Buffer): boolean {
+  if (n !== key.length) return false;
+  for (let k = 0; k < n; k++) {
+    if (b[from + k] !== key[k]) return false;
+  }
+  return true;
+}
+
+function isHex(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+/** The escape at `b[i]` (a backslash): the offset after it, or -1 if JSON has no such escape. */
+function escape(b: Buffer, i: number): number {
+  const e = b[i + 1];
+  if (e === 0x75) {
+    return isHex(b[i + 2]) && isHex(b[i + 3]) && isHex(b[i + 4]) && isHex(b[i + 5]) ? i + 6 : -1;
+  }
+  // " \ / b f n r t
+  return e === QUOTE ||
+    e === BACKSLASH ||
+    e === 0x2f ||
+    e === 0x62 ||
+    e === 0x66 ||
+    e === 0x6e ||
+    e === 0x72 ||
+    e === 0x74
+    ? i + 2
+    : -1;
+}
+
+function skipSpace(b: Buffer, at: number, end: number): number {
+  let i = at;
+  while (i < end) {
+    const c = b[i];
+    if (c !== SPACE && c !== TAB && c !== CR && c !== NEWLINE) break;
+    i++;
+  }
+  return i;
+}
+
+/** A string with escapes from the quote at `at`: the offset after its closing quote, or -1. */
+function skipEscapedString(b: Buffer, at: number, end: number): number {
+  let i = at + 1;
+  while (i < end) {
+    const c = b[i];
+    if (c === QUOTE) return i + 1;
+    if (c < SPACE) return -1;
+    if (c === BACKSLASH) {
+      i = escape(b, i);
+      if (i < 0) return -1;
+    } else {
+      i++;
+    }
+  }
+  return -1;
+}
+
+/** A JSON number from `at`: the offset after it, or -1 (RFC 8259's grammar, as JSON.parse's). */
+function number(b: Buffer, at: number, end: number): number {
+  let i = at;
+  if (b[i] === 0x2d) i++;
+  if (b[i] === 0x30) {
+    i++;
+  } else if (b[i] >= 0x31 && b[i] <= 0x39) {
+    while (i < end && isDigit(b[i])) i++;
+  } else {
+    return -1;
+  }
+  if (b[i] === 0x2e) {
+    i++;
+    if (!isDigit(b[i])) return -1;
+    while (i < end && isDigit(b[i])) i++;
+  }
+  if (b[i] === 0x65 || b[i] === 0x45) {
+    i++;
+    if (b[i] === 0x2b || b[i] === 0x2d) i++;
+    if (!isDigit(b[i])) return -1;
+    while (i < end && isDigit(b[i])) i++;
+  }
+  return i;
+}
