@@ -435,6 +435,10 @@ class RequestLineReader {
   private model: string | null = null;
   private bodyIsObject = false;
   private spans: Span[] = [];
+  /** The last token decoded for a role, by role (see `decoded`). */
+  private readonly lastTokens: Array<
+    { readonly bytes: Buffer; readonly value: string } | undefined
+  > = [];
 
   read(bytes: Buffer, ascii: boolean): RequestLine | null {
     this.b = bytes;
@@ -559,7 +563,7 @@ class RequestLineReader {
   ): void {
     const isString = first === QUOTE;
     const value =
-      isString && role !== Role.fileId ? tokenString(this.b, start, end, ascii, escaped) : null;
+      isString && role !== Role.fileId ? this.decoded(role, start, end, ascii, escaped) : null;
     const isContainer = first === LBRACE || first === LBRACKET;
     switch (role) {
       case Role.fileId:
@@ -580,6 +584,22 @@ class RequestLineReader {
         if (!isContainer) this.spans.push({ start, end, path: SpanPaths.model, i: 0, j: 0 });
         break;
     }
+  }
+
+  /**
+   * A string token's value. `method`, `url` and `body.model` are the same on every line of a
+   * file: when the bytes are the previous line's, so is the string (no decoding, no new string).
+   */
+  private decoded(role: number, start: number, end: number, ascii: boolean, escaped: boolean) {
+    const b = this.b;
+    if (role === Role.customId || end - start > MAX_REMEMBERED_TOKEN) {
+      return tokenString(b, start, end, ascii, escaped);
+    }
+    const last = this.lastTokens[role];
+    if (last !== undefined && sameBytes(b, start, end, last.bytes)) return last.value;
+    const value = tokenString(b, start, end, ascii, escaped);
+    this.lastTokens[role] = { bytes: Buffer.from(b.subarray(start, end)), value };
+    return value;
   }
 
   private open(ctx: number, isObject: boolean, role: number, start: number): void {
@@ -735,6 +755,18 @@ class RequestLineReader {
 }
 
 const READER = new RequestLineReader();
+
+/** Tokens longer than this are decoded every time: comparing would cost about as much. */
+const MAX_REMEMBERED_TOKEN = 256;
+
+/** Whether `b[start, end)` holds the bytes of `token`. */
+function sameBytes(b: Buffer, start: number, end: number, token: Buffer): boolean {
+  if (end - start !== token.length) return false;
+  for (let k = 0; k < token.length; k++) {
+    if (b[start + k] !== token[k]) return false;
+  }
+  return true;
+}
 
 function keyIs(b: Buffer, from: number, n: number, key: Buffer): boolean {
   if (n !== key.length) return false;
