@@ -1,10 +1,10 @@
 import { isAscii, isUtf8 } from 'node:buffer';
-import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { InvalidRequestError } from '../../common/errors/api-error';
 import { allocateBuffer, MIN_POOLED_BYTES, type BufferPool } from '../../common/memory/buffer-pool';
 import { ID_PREFIXES } from '../../id-codec/id-codec';
 import type { BatchLimits } from './batch-limits';
+import { CustomIds } from './custom-ids';
 import {
   latin1Value,
   pathOf,
@@ -450,7 +450,9 @@ export class BatchFileCheck {
     // Nearly every line: one pass over its bytes gives the fields and the ranges (batch-line-scan.ts).
     const fast = readRequestLine(bytes, ascii);
     if (fast !== null) {
-      this.checkFields(n, fast.customId, fast.method, fast.url, true, fast.model);
+      // An id without escapes is checked as its bytes; its string is made only for a message.
+      const id = fast.customId ?? new IdBytes(bytes, fast.customIdFrom, fast.customIdTo);
+      this.checkFields(n, id, fast.method, fast.url, true, fast.model);
       return { bytes, ascii, spans: fast.spans };
     }
     const text = bytes.toString('latin1');
@@ -511,7 +513,8 @@ export class BatchFileCheck {
     hasBody: boolean,
     model: unknown,
   ): void {
-    if (typeof customId !== 'string' || customId === '') {
+    const raw = customId instanceof IdBytes ? customId : null;
+    if (raw === null ? typeof customId !== 'string' || customId === '' : raw.to === raw.from) {
       refuse(n, 'custom_id is required and must be a non-empty string.');
     }
     if (method !== 'POST') refuse(n, 'method is required and must be "POST".');
@@ -548,11 +551,16 @@ export class BatchFileCheck {
         );
       }
     }
-    const firstUse = this.customIds.add(customId, n);
+    const firstUse =
+      raw === null
+        ? this.customIds.add(customId as string, n)
+        : this.customIds.addBytes(raw.bytes, raw.from, raw.to, n);
     if (firstUse !== n) {
+      const text =
+        raw === null ? (customId as string) : raw.bytes.toString('utf8', raw.from, raw.to);
       refuse(
         n,
-        `custom_id ${shown(customId)} is already used on line ${firstUse}; custom_id must be unique.`,
+        `custom_id ${shown(text)} is already used on line ${firstUse}; custom_id must be unique.`,
         'duplicate_custom_id',
       );
     }
@@ -570,6 +578,18 @@ function copyShort(from: Buffer, out: Buffer, at: number): number {
   if (n > 64) return at + from.copy(out, at);
   for (let k = 0; k < n; k++) out[at + k] = from[k];
   return at + n;
+}
+
+/**
+ * A custom_id as the bytes of its value in a line, `bytes[from, to)`. A class, so no value
+ * JSON.parse makes can pass for one.
+ */
+class IdBytes {
+  constructor(
+    readonly bytes: Buffer,
+    readonly from: number,
+    readonly to: number,
+  ) {}
 }
 
 /** Refuses request line `n`. */
@@ -922,27 +942,6 @@ class BatchLineRewriter extends Transform {
     if (put === Put.nothing) return NO_BYTES;
     if (put === Put.newline) return NEWLINE_BYTES;
     return (put === Put.model ? this.upstreamModel : this.fileIds[put]) as Buffer;
-  }
-}
-
-/**
- * custom_ids seen so far → the line of first use. Bounded: ids longer than a digest are kept as
- * their SHA-256, so 50,000 ids cost a few MB however long each is.
- */
-class CustomIds {
-  private static readonly RAW_MAX = 64;
-  private readonly short = new Map<string, number>();
-  private readonly long = new Map<string, number>();
-
-  /** Records the id on `line` unless already seen; returns the line of its first use. */
-  add(id: string, line: number): number {
-    const short = id.length <= CustomIds.RAW_MAX;
-    const map = short ? this.short : this.long;
-    const key = short ? id : createHash('sha256').update(id).digest('base64');
-    const first = map.get(key);
-    if (first !== undefined) return first;
-    map.set(key, line);
-    return line;
   }
 }
 

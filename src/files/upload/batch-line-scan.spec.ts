@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { isAscii, isUtf8 } from 'node:buffer';
-import { readRequestLine, scanLine } from './batch-line-scan';
+import { customIdText, readRequestLine, scanLine } from './batch-line-scan';
 
 /*
  * The one-pass reader against the long way (JSON.parse for the verdict and the fields, the
@@ -130,7 +130,7 @@ function agree(bytes: Buffer): { answered: boolean } {
   expect(slow.valid).toBe(true);
   if (!slow.valid) return { answered: true };
   expect({
-    customId: fast.customId,
+    customId: customIdText(fast, bytes),
     method: fast.method,
     url: fast.url,
     model: fast.model,
@@ -238,7 +238,8 @@ describe('readRequestLine', () => {
         '"body":{"model":"m1","input":[{"file_id":"file-1","content":[{"file_id":"file-2"}]}],"model":"m2"}}',
     );
     const read = readRequestLine(line, true);
-    expect(read).toMatchObject({ customId: 'b', model: 'm2' });
+    expect(read).toMatchObject({ customId: null, model: 'm2' });
+    expect(read && customIdText(read, line)).toBe('b');
     const values = read?.spans.map(
       (s) => `${s.path}:${line.toString('latin1', s.start, s.end)}:${s.i}.${s.j}`,
     );

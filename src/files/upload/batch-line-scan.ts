@@ -343,7 +343,13 @@ export function utf8Value(bytes: Buffer, span: Span): string {
 
 /** What `readRequestLine` found in a line it is sure of. */
 export interface RequestLine {
-  readonly customId: string;
+  /**
+   * The custom_id when it had escapes; null when it had none and so is its bytes as they stand,
+   * `[customIdFrom, customIdTo)` of the line (not decoded: the check keys ids by their bytes).
+   */
+  readonly customId: string | null;
+  readonly customIdFrom: number;
+  readonly customIdTo: number;
   readonly method: string;
   readonly url: string;
   /** The last `model` of the last `body`, as JSON.parse would keep it. */
@@ -374,6 +380,11 @@ const Ctx = {
 
 /** What the value after a key is to the check. */
 const Role = { none: 0, customId: 1, method: 2, url: 3, body: 4, model: 5, fileId: 6 } as const;
+
+/** A request line's custom_id as a string (for messages: the check itself uses the bytes). */
+export function customIdText(line: RequestLine, bytes: Buffer): string {
+  return line.customId ?? bytes.toString('utf8', line.customIdFrom, line.customIdTo);
+}
 
 /** A decoded string token, `bytes[start, end)` with its quotes. */
 function tokenString(bytes: Buffer, start: number, end: number, ascii: boolean, escaped: boolean) {
@@ -429,7 +440,11 @@ class RequestLineReader {
   private role: number = Role.none;
   private opens: number = Ctx.other;
   private objectOpens: number = Ctx.top;
+  /** Whether the last custom_id is a string, decoded (escaped) or as its bytes stand. */
+  private hasCustomId = false;
   private customId: string | null = null;
+  private customIdFrom = 0;
+  private customIdTo = 0;
   private method: string | null = null;
   private url: string | null = null;
   private model: string | null = null;
@@ -448,6 +463,7 @@ class RequestLineReader {
     this.opens = Ctx.other;
     this.objectOpens = Ctx.top;
     this.customId = this.method = this.url = this.model = null;
+    this.hasCustomId = false;
     this.bodyIsObject = false;
     this.spans = [];
     const found = this.run(ascii);
@@ -540,10 +556,10 @@ class RequestLineReader {
   }
 
   private found(atEnd: boolean): RequestLine | null {
-    const { customId, method, url, model } = this;
-    if (!atEnd || !this.bodyIsObject) return null;
-    if (customId === null || method === null || url === null || model === null) return null;
-    return { customId, method, url, model, spans: this.spans };
+    const { customId, customIdFrom, customIdTo, method, url, model } = this;
+    if (!atEnd || !this.bodyIsObject || !this.hasCustomId) return null;
+    if (method === null || url === null || model === null) return null;
+    return { customId, customIdFrom, customIdTo, method, url, model, spans: this.spans };
   }
 
   /**
@@ -562,15 +578,18 @@ class RequestLineReader {
     d: number,
   ): void {
     const isString = first === QUOTE;
-    const value =
-      isString && role !== Role.fileId ? this.decoded(role, start, end, ascii, escaped) : null;
+    const decode = isString && role !== Role.fileId && (role !== Role.customId || escaped);
+    const value = decode ? this.decoded(role, start, end, ascii, escaped) : null;
     const isContainer = first === LBRACE || first === LBRACKET;
     switch (role) {
       case Role.fileId:
         if (!isContainer) this.spans.push(this.fileIdSpan(start, end, d));
         break;
       case Role.customId:
+        this.hasCustomId = isString;
         this.customId = value;
+        this.customIdFrom = start + 1;
+        this.customIdTo = end - 1;
         if (!isContainer) this.spans.push({ start, end, path: SpanPaths.customId, i: 0, j: 0 });
         break;
       case Role.method:
