@@ -22,9 +22,10 @@ import {
  * The upload fan-out gives every deployment its own Readable over the spooled upload; each is piped
  * through its own `batchLineRewriter`, and all of them share one `BatchFileCheck`. The check
  * reads the file once, in order, as the first rewriter to reach each byte hands it over: it cuts
- * lines, JSON.parse validates each and yields the few fields checked, and a light scanner that
- * trusts the now-validated text finds the byte ranges of `body.model` and of the managed file
- * ids. What it keeps is not per line but per file: a list of edits in file offsets (this range →
+ * lines, and one pass over each line's bytes (batch-line-scan.ts) checks the JSON grammar, yields
+ * the few fields checked and finds the byte ranges of `body.model` and of the managed file ids;
+ * a line that pass is not sure of goes the long way (JSON.parse, then a scanner that trusts the
+ * now-validated text), with the same result. What it keeps is not per line but per file: a list of edits in file offsets (this range →
  * the model, a file id by its index, nothing, a newline) and how far the file is valid. None of
  * it depends on a deployment. A rewriter only splices: it writes the valid bytes it has with
  * each edit's range replaced by its own deployment's value, encoded once per upload, into one
@@ -35,7 +36,9 @@ import {
  * for byte, and there is no separate pass over the file before the copies start.
  *
  * Memory: the check holds only the unfinished line, never more than `limits.maxLineBytes` of it,
- * and each rewriter the bytes after its last newline. Output is pushed once per input chunk, and
+ * and each rewriter the bytes after its last newline; input chunks go back to the spool once
+ * neither needs them, and output is written into the upload's pooled buffers (BufferPool), so a
+ * batch upload allocates no more per MiB than a plain one. Output is pushed once per input chunk, and
  * Node's Transform does not ask for the next chunk while its readable side is over its high-water
  * mark, so a slow provider slows its spool reader instead of filling memory. The check keeps the
  * edits of the last few thousand lines only (plain numbers in one typed array, no object per
@@ -44,8 +47,9 @@ import {
  * the spooled bytes do not change).
  *
  * Cost: see BENCHMARKS.md, "Batch upload" (`npm run bench:batch-upload`: 100 MiB, 50,000 lines
- * of 2 KB chat lines each with a managed file part, three deployments). JSON.parse of each line
- * is most of what remains; the splice of all three copies costs a fraction of it.
+ * of 2 KB chat lines each with a managed file part, three deployments). Reading the lines is most
+ * of what remains (a byte loop over every string's content); the splice of all three copies
+ * costs about half as much.
  *
  * The check depends on the deployments only through `isTargetModel`; a deployment's `modelFor`
  * and `fileIdFor` must answer for that same domain (the upload's target model names, the files
