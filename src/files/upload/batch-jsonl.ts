@@ -6,10 +6,14 @@ import { ID_PREFIXES } from '../../id-codec/id-codec';
 import type { BatchLimits } from './batch-limits';
 import { CustomIds } from './custom-ids';
 import {
+  CR,
   latin1Value,
+  NEWLINE,
+  QUOTE,
+  SPACE,
+  TAB,
   pathOf,
   readRequestLine,
-  scanLine,
   SpanPaths,
   utf8Value,
   type Span,
@@ -23,11 +27,10 @@ import {
  * through its own `batchLineRewriter`, and all of them share one `BatchFileCheck`. The check
  * reads the file once, in order, as the first rewriter to reach each byte hands it over: it cuts
  * lines, and one pass over each line's bytes (batch-line-scan.ts) checks the JSON grammar, yields
- * the few fields checked and finds the byte ranges of `body.model` and of the managed file ids;
- * a line that pass is not sure of goes the long way (JSON.parse, then a scanner that trusts the
- * now-validated text), with the same result. What it keeps is not per line but per file: a list of edits in file offsets (this range →
- * the model, a file id by its index, nothing, a newline) and how far the file is valid. None of
- * it depends on a deployment. A rewriter only splices: it writes the valid bytes it has with
+ * the few fields checked and finds the byte ranges of `body.model` and of the managed file ids
+ * (a line it refuses is parsed again only to say why). What it keeps is not per line but per
+ * file: a list of edits in file offsets (this range → the model, a file id by its index,
+ * nothing, a newline) and how far the file is valid. None of it depends on a deployment. A rewriter only splices: it writes the valid bytes it has with
  * each edit's range replaced by its own deployment's value, encoded once per upload, into one
  * Buffer per input chunk (memcpy of the runs between edits); it never cuts lines nor decodes a
  * byte. So each deployment fails at the same line with the same error (there is one check, and
@@ -43,7 +46,7 @@ import {
  * mark, so a slow provider slows its spool reader instead of filling memory. The check keeps the
  * edits of the last few thousand lines only (plain numbers in one typed array, no object per
  * line): a rewriter further behind than that, or a copy retried from the start, cuts those lines
- * itself and finds their ranges again with the scanner alone (they were validated already, and
+ * itself and finds their ranges again with the same reader (they were validated already, and
  * the spooled bytes do not change).
  *
  * Cost: see BENCHMARKS.md, "Batch upload" (`npm run bench:batch-upload`: 100 MiB, 50,000 lines
@@ -136,12 +139,6 @@ export function batchLineRewriter(rewrite: BatchLineRewrite): Transform {
   return new BatchLineRewriter(rewrite);
 }
 
-const NEWLINE = 0x0a;
-const CR = 0x0d;
-const SPACE = 0x20;
-const TAB = 0x09;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
 const NEWLINE_BYTES = Buffer.from('\n');
 const NO_BYTES = Buffer.alloc(0);
 const FILE_ID_PREFIX = ID_PREFIXES.file;
@@ -153,7 +150,7 @@ const Put = { nothing: -1, model: -2, newline: -3 } as const;
  * Edits kept for copies that are behind: 4,096 to 8,192 (a 1 MiB typed array at most). At the
  * benchmark's 2 KB lines (two edits each) that is 2,048 lines or more, 4 MB of lag between the
  * fastest and the slowest copy (copies that follow a live upload stay within a chunk or two of
- * each other); what is dropped is found again by the scanner.
+ * each other); what is dropped is read again by the copy that needs it.
  */
 const KEPT_EDITS = 8192;
 
@@ -441,12 +438,7 @@ export class BatchFileCheck {
       );
     }
 
-    // Every line is decoded as latin1: one char per byte, so char offsets are byte offsets, and
-    // a one-byte string decodes and parses about twice as fast as the two-byte string UTF-8
-    // text becomes. The grammar JSON.parse checks is the same, since JSON's structural
-    // characters are ASCII and UTF-8 never uses ASCII bytes inside a multi-byte character; only
-    // non-ASCII string values come out wrong, and the few that are used are decoded again from
-    // their own bytes (`exact`). isUtf8 supplies the check a UTF-8 decoder would have made.
+    // The reader works on bytes; isUtf8 supplies the check a UTF-8 decoder would have made.
     const ascii = isAscii(bytes);
     if (!ascii && !isUtf8(bytes)) {
       throw new BatchFileError(n, 'the line is not valid UTF-8.', 'invalid_batch_line');
@@ -459,53 +451,30 @@ export class BatchFileCheck {
       this.checkFields(n, id, fast.method, fast.url, true, fast.model);
       return { bytes, ascii, spans: fast.spans };
     }
-    const text = bytes.toString('latin1');
+    // Not a request (batch-line-scan.ts answers for every line that can be one): JSON.parse
+    // says what is wrong with its JSON, or the check which field is.
     let parsed: unknown;
     try {
-      parsed = JSON.parse(text);
+      parsed = JSON.parse(bytes.toString('utf8'));
     } catch (error) {
-      throw new BatchFileError(
-        n,
-        `the line is not valid JSON (${parseError(bytes, error)}).`,
-        'invalid_batch_line',
-      );
+      const reason = error instanceof Error ? error.message : String(error);
+      refuse(n, `the line is not valid JSON (${reason}).`);
     }
-    // Without a backslash in the line no key or value is escaped: the scanner compares in place.
-    const read = { bytes, ascii, spans: scanLine(text, bytes.includes(BACKSLASH)) };
-    const exact = ascii
-      ? asParsed
-      : (value: unknown, path: SpanPath): unknown => {
-          if (typeof value !== 'string' || isAsciiString(value)) return value;
-          // JSON.parse kept the last of duplicate keys; in text order that is the last span.
-          const span = read.spans.findLast((candidate) => candidate.path === path);
-          return span === undefined ? value : utf8Value(bytes, span);
-        };
-    this.check(n, parsed, exact);
-    return read;
+    this.check(n, parsed);
+    // The reader and the check disagree: a bug, not a bad line.
+    throw new Error(`batch line ${n}: the check accepts a line the reader refused`);
   }
 
   /**
-   * The request's own fields. Duplicate keys: JSON.parse keeps the last, as Python's and Go's
-   * decoders do (the file-id and model rewrite covers every copy; see the scanner).
-   * `exact` turns a parsed string back into its real value (see validate).
+   * The request's own fields, from JSON.parse's value. Duplicate keys: JSON.parse keeps the
+   * last, as Python's and Go's decoders do (the rewrite covers every copy: batch-line-scan.ts).
    */
-  private check(
-    n: number,
-    line: unknown,
-    exact: (value: unknown, path: SpanPath) => unknown,
-  ): void {
+  private check(n: number, line: unknown): void {
     if (!isRecord(line)) refuse(n, 'the line must be a JSON object (one request).');
     const { body } = line;
     const hasBody = isRecord(body);
-    const model = hasBody ? exact(body.model, SpanPaths.model) : undefined;
-    this.checkFields(
-      n,
-      exact(line.custom_id, SpanPaths.customId),
-      line.method,
-      line.url,
-      hasBody,
-      model,
-    );
+    const model = hasBody ? body.model : undefined;
+    this.checkFields(n, line.custom_id, line.method, line.url, hasBody, model);
   }
 
   /** The fields of request line `n`, in the order their errors are reported. */
@@ -612,7 +581,7 @@ function content(n: number, raw: Buffer): { from: number; to: number } {
   return { from, to };
 }
 
-/** A request line's content, and the scanner's spans in it. */
+/** A request line's content, and the reader's spans in it. */
 interface LineRead {
   readonly bytes: Buffer;
   readonly ascii: boolean;
@@ -657,7 +626,7 @@ function record(
   if (!newline) edits.push(lineEnd, lineEnd, Put.newline, n, at);
 }
 
-/** The edits of a line the check passed but no longer keeps: the scanner alone finds them again. */
+/** The edits of a line the check passed but no longer keeps: the reader finds them again. */
 function rescan(
   check: BatchFileCheck,
   edits: Edits,
@@ -673,9 +642,10 @@ function rescan(
     return;
   }
   const ascii = isAscii(bytes);
-  const spans =
-    readRequestLine(bytes, ascii)?.spans ??
-    scanLine(bytes.toString('latin1'), bytes.includes(BACKSLASH));
+  const read = readRequestLine(bytes, ascii);
+  // Lines behind the check passed it, so the reader answered for them once already.
+  if (read === null) throw new Error(`batch line ${n}: a line that passed cannot be read again`);
+  const spans = read.spans;
   record(check, edits, n, at, raw, newline, { bytes, ascii, spans });
 }
 
@@ -947,30 +917,6 @@ class BatchLineRewriter extends Transform {
     if (put === Put.newline) return NEWLINE_BYTES;
     return (put === Put.model ? this.upstreamModel : this.fileIds[put]) as Buffer;
   }
-}
-
-/** The parse error's message, from the UTF-8 text so any quoted excerpt reads right. */
-function parseError(bytes: Buffer, latin1Error: unknown): string {
-  let error = latin1Error;
-  if (!isAscii(bytes)) {
-    try {
-      JSON.parse(bytes.toString('utf8'));
-    } catch (utf8Error) {
-      error = utf8Error;
-    }
-  }
-  return error instanceof Error ? error.message : String(error);
-}
-
-function asParsed(value: unknown): unknown {
-  return value;
-}
-
-function isAsciiString(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    if (value.charCodeAt(i) > 0x7f) return false;
-  }
-  return true;
 }
 
 function isBlank(bytes: Buffer): boolean {

@@ -1,12 +1,13 @@
 import fc from 'fast-check';
 import { isAscii, isUtf8 } from 'node:buffer';
-import { customIdText, readRequestLine, scanLine } from './batch-line-scan';
+import { FILE_ID_PATHS } from '../../managed-refs/file-id-paths';
+import { customIdText, readRequestLine, SpanPaths, type Span } from './batch-line-scan';
 
 /*
- * The one-pass reader against the long way (JSON.parse for the verdict and the fields, the
- * scanner for the ranges): on every line it answers, both must say the same; and it must answer
- * for the lines real files have. Lines come from a generator of requests written with random key
- * order, whitespace, escapes and duplicate keys, and from byte-level mutations of those.
+ * The one-pass reader against JSON.parse for the verdict and the fields, and against the paths
+ * of FILE_ID_PATHS for the ranges it finds. Lines come from a generator of requests written with
+ * random key order, whitespace, escapes (in keys too) and duplicate keys, which records where it
+ * put every value at a rewritten path, and from byte-level mutations of those.
  */
 
 const URLS = ['/v1/chat/completions', '/v1/responses', '/v1/embeddings', '/x'];
@@ -34,25 +35,110 @@ function stringToken(value: string, rand: () => number): string {
 
 const WS = ['', '', '', ' ', '\t', '\r', '  '];
 
-/** JSON text of `value` with random whitespace, key order, escapes and an occasional duplicate. */
-function write(value: unknown, rand: () => number): string {
-  const ws = () => WS[Math.floor(rand() * WS.length)];
-  const emit = (v: unknown): string => {
-    if (typeof v === 'string') return stringToken(v, rand);
-    if (Array.isArray(v)) return `[${ws()}${v.map((x) => emit(x)).join(`${ws()},${ws()}`)}${ws()}]`;
-    if (v !== null && typeof v === 'object') {
+/**
+ * The paths whose values the rewrite reads or replaces, as JSON paths (`*`: any array index):
+ * `custom_id`, `body.model`, and `body.` + each of FILE_ID_PATHS.
+ */
+const SPAN_PATTERNS: ReadonlyArray<{
+  readonly path: Span['path'];
+  readonly at: readonly string[];
+}> = [
+  { path: SpanPaths.customId, at: ['custom_id'] },
+  { path: SpanPaths.model, at: ['body', 'model'] },
+  ...[
+    [SpanPaths.chatFile, FILE_ID_PATHS.chatCompletions[0]],
+    [SpanPaths.inputItem, FILE_ID_PATHS.responses[0]],
+    [SpanPaths.inputPart, FILE_ID_PATHS.responses[1]],
+  ].map(([path, text]) => ({
+    path: path as Span['path'],
+    at: [
+      'body',
+      ...(text as string)
+        .split('.')
+        .flatMap((s) => (s.endsWith('[*]') ? [s.slice(0, -3), '*'] : [s])),
+    ],
+  })),
+];
+
+/** The span a value at `at` makes, if its path is one of SPAN_PATTERNS. */
+function spanAt(at: ReadonlyArray<string | number>, start: number, end: number): Span | null {
+  for (const pattern of SPAN_PATTERNS) {
+    if (pattern.at.length !== at.length) continue;
+    const indices: number[] = [];
+    const matches = pattern.at.every((segment, k) => {
+      if (segment !== '*') return at[k] === segment;
+      if (typeof at[k] !== 'number') return false;
+      indices.push(at[k]);
+      return true;
+    });
+    if (matches) return { start, end, path: pattern.path, i: indices[0] ?? 0, j: indices[1] ?? 0 };
+  }
+  return null;
+}
+
+/**
+ * JSON text of `value` with random whitespace, key order, escapes and an occasional duplicate,
+ * and the spans of the values it wrote at SPAN_PATTERNS' paths (byte offsets, in text order).
+ */
+function write(value: unknown, rand: () => number): { bytes: Buffer; spans: Span[] } {
+  let out = '';
+  let at = 0;
+  const spans: Span[] = [];
+  const put = (text: string) => {
+    out += text;
+    at += Buffer.byteLength(text);
+  };
+  const ws = () => put(WS[Math.floor(rand() * WS.length)]);
+  const emit = (v: unknown, path: ReadonlyArray<string | number>): void => {
+    const start = at;
+    if (typeof v === 'string') {
+      put(stringToken(v, rand));
+    } else if (Array.isArray(v)) {
+      put('[');
+      ws();
+      v.forEach((x, k) => {
+        if (k > 0) {
+          ws();
+          put(',');
+          ws();
+        }
+        emit(x, [...path, k]);
+      });
+      ws();
+      put(']');
+    } else if (v !== null && typeof v === 'object') {
       const entries = Object.entries(v).sort(() => rand() - 0.5);
       if (entries.length > 0 && rand() < 0.1) {
         // A duplicate before the real one: JSON.parse keeps the last.
         const [key] = entries[Math.floor(rand() * entries.length)];
         entries.unshift([key, rand() < 0.5 ? 'first' : { nested: [1, 2] }]);
       }
-      const members = entries.map(([k, x]) => `${JSON.stringify(k)}${ws()}:${ws()}${emit(x)}`);
-      return `{${ws()}${members.join(`${ws()},${ws()}`)}${ws()}}`;
+      put('{');
+      ws();
+      entries.forEach(([k, x], n) => {
+        if (n > 0) {
+          ws();
+          put(',');
+          ws();
+        }
+        put(stringToken(k, rand));
+        ws();
+        put(':');
+        ws();
+        emit(x, [...path, k]);
+      });
+      ws();
+      put('}');
+    } else {
+      put(JSON.stringify(v) ?? 'null');
     }
-    return JSON.stringify(v) ?? 'null';
+    const span = spanAt(path, start, at);
+    if (span !== null) spans.push(span);
   };
-  return `${ws()}${emit(value)}${ws()}`;
+  ws();
+  emit(value, []);
+  ws();
+  return { bytes: Buffer.from(out), spans: spans.sort((a, b) => a.start - b.start) };
 }
 
 const text = fc.string({ unit: 'binary', maxLength: 12 });
@@ -95,82 +181,61 @@ const request = fc.record(
   { requiredKeys: ['custom_id', 'method', 'url', 'body'] },
 );
 
-/** The long way's answer: the fields JSON.parse keeps, and the scanner's ranges. */
-function longWay(bytes: Buffer) {
-  let parsed: unknown;
+/** What JSON.parse makes of a line: whether it is JSON, and the fields if they are well typed. */
+function parsed(bytes: Buffer) {
+  let line: unknown;
   try {
-    parsed = JSON.parse(bytes.toString('utf8'));
+    line = JSON.parse(bytes.toString('utf8'));
   } catch {
-    return { valid: false as const };
+    return { valid: false as const, fields: null };
   }
-  const line = parsed as Record<string, unknown> | null;
-  const body = line?.body as Record<string, unknown> | undefined;
-  const isObject = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
-  const fields =
-    isObject(line) &&
-    isObject(body) &&
-    [line?.custom_id, line?.method, line?.url, body?.model].every((v) => typeof v === 'string')
-      ? {
-          customId: line?.custom_id,
-          method: line?.method,
-          url: line?.url,
-          model: body?.model,
-        }
-      : null;
-  const latin1 = bytes.toString('latin1');
-  const spans = isObject(line) ? scanLine(latin1, latin1.includes('\\')) : [];
-  return { valid: true as const, fields, spans };
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(line) || !isObject(line.body)) return { valid: true as const, fields: null };
+  const fields = {
+    customId: line.custom_id,
+    method: line.method,
+    url: line.url,
+    model: line.body.model,
+  };
+  const typed = Object.values(fields).every((v) => typeof v === 'string');
+  return { valid: true as const, fields: typed ? fields : null };
 }
 
-function agree(bytes: Buffer): { answered: boolean } {
-  if (!isUtf8(bytes)) return { answered: false };
+/** The reader answers exactly for lines JSON.parse reads as a well-typed request, with its fields. */
+function agree(bytes: Buffer): Span[] | null {
+  if (!isUtf8(bytes)) return null;
   const fast = readRequestLine(bytes, isAscii(bytes));
-  if (fast === null) return { answered: false };
-  const slow = longWay(bytes);
-  expect(slow.valid).toBe(true);
-  if (!slow.valid) return { answered: true };
-  expect({
-    customId: customIdText(fast, bytes),
-    method: fast.method,
-    url: fast.url,
-    model: fast.model,
-  }).toEqual(slow.fields);
-  expect(fast.spans).toEqual(slow.spans);
-  return { answered: true };
-}
-
-function hasEscapedKey(value: unknown): boolean {
-  if (Array.isArray(value)) return value.some(hasEscapedKey);
-  if (value === null || typeof value !== 'object') return false;
-  return Object.entries(value).some(
-    ([k, v]) => JSON.stringify(k).includes('\\') || hasEscapedKey(v),
-  );
+  const slow = parsed(bytes);
+  expect({ answered: fast !== null, valid: slow.valid && slow.fields !== null }).toEqual({
+    answered: slow.valid && slow.fields !== null,
+    valid: slow.valid && slow.fields !== null,
+  });
+  if (fast === null) return null;
+  const { method, url, model } = fast;
+  expect({ customId: customIdText(fast, bytes), method, url, model }).toEqual(slow.fields);
+  return fast.spans;
 }
 
 describe('readRequestLine', () => {
-  it('should answer for every generated request, as JSON.parse and the scanner do', () => {
+  it('should read every generated request as JSON.parse does, and find every value at a rewritten path', () => {
     fc.assert(
-      // Keys as files have them: the one thing the reader declines is an escaped key (below).
-      fc.property(
-        request.filter((value) => !hasEscapedKey(value)),
-        fc.integer(),
-        (value, seed) => {
-          let x = seed | 1;
-          const rand = () => {
-            x ^= x << 13;
-            x ^= x >>> 17;
-            x ^= x << 5;
-            return (x >>> 0) / 2 ** 32;
-          };
-          const bytes = Buffer.from(write(value, rand));
-          expect(agree(bytes).answered).toBe(true);
-        },
-      ),
-      { seed: 20261202, numRuns: 2000 },
+      fc.property(request, fc.integer(), (value, seed) => {
+        let x = seed | 1;
+        const rand = () => {
+          x ^= x << 13;
+          x ^= x >>> 17;
+          x ^= x << 5;
+          return (x >>> 0) / 2 ** 32;
+        };
+        const { bytes, spans } = write(value, rand);
+        expect(agree(bytes)).toEqual(spans);
+      }),
+      { seed: 20261202, numRuns: 3000 },
     );
   });
 
-  it('should never accept a line JSON.parse refuses, nor read a mutated line differently', () => {
+  it('should answer for a mutated line exactly when JSON.parse reads a request in it', () => {
     const interesting = Buffer.from('{}[]",:\\ 0123456789eE+-.tfnulr\t\r\x00\x1f\x7fé');
     let answered = 0;
     let declined = 0;
@@ -196,22 +261,28 @@ describe('readRequestLine', () => {
               bytes.subarray(after),
             ]);
           }
-          if (agree(bytes).answered) answered++;
-          else declined++;
+          const spans = agree(bytes);
+          if (spans === null) {
+            declined++;
+            return;
+          }
+          answered++;
+          // Each range is one JSON value of the line.
+          for (const span of spans) {
+            expect(
+              () => JSON.parse(bytes.toString('utf8', span.start, span.end)) as unknown,
+            ).not.toThrow();
+          }
         },
       ),
       { seed: 20261203, numRuns: 20000 },
     );
-    // Both sides were exercised: mutations that keep the line valid, and ones that break it.
+    // Both sides were exercised: mutations that keep a request, and ones that break it.
     expect(answered).toBeGreaterThan(1000);
     expect(declined).toBeGreaterThan(1000);
   });
 
   it.each([
-    [
-      'an escaped key where keys matter',
-      '{"custom_id":"a","method":"POST","url":"/v1/x","body":{"mod\\u0065l":"m"}}',
-    ],
     [
       'a custom_id that is not a string',
       '{"custom_id":1,"method":"POST","url":"/v1/x","body":{"model":"m"}}',
@@ -228,8 +299,18 @@ describe('readRequestLine', () => {
       '{"custom_id":"a\tb","method":"POST","url":"/v1/x","body":{"model":"m"}}',
     ],
     ['a second value', '{"custom_id":"a","method":"POST","url":"/v1/x","body":{"model":"m"}} {}'],
-  ])('should leave %s to the long way', (_name, line) => {
+  ])('should refuse %s', (_name, line) => {
     expect(readRequestLine(Buffer.from(line), true)).toBeNull();
+  });
+
+  it('should read an escaped key as the key it spells', () => {
+    const line = Buffer.from(
+      String.raw`{"custom_\u0069d":"a","method":"POST","url":"/v1/x","body":{"mod\u0065l":"m","x\"y":{"model":1}}}`,
+    );
+    const read = readRequestLine(line, true);
+    expect(read?.model).toBe('m');
+    expect(read && customIdText(read, line)).toBe('a');
+    expect(read?.spans.map((s) => line.toString('latin1', s.start, s.end))).toEqual(['"a"', '"m"']);
   });
 
   it('should keep the last of duplicate fields and give the range of every copy of a rewritten one', () => {

@@ -4,21 +4,21 @@ import { FILE_ID_PATHS } from '../../managed-refs/file-id-paths';
  * Reading a batch request line (batch-jsonl.ts has the design): where the values a copy rewrites
  * sit, as byte ranges of the line, and the few fields the check needs.
  *
- * Two readers with one result. `readRequestLine` is the one every line meets: one pass over the
- * bytes that checks the JSON grammar, finds the ranges and decodes the fields, allocating
- * nothing per line but those. It answers only when it is sure; for anything else (invalid JSON,
- * an escaped key where keys matter, a field of the wrong type) it answers null and the line goes
- * the long way: JSON.parse for the verdict and its error message, then `scanLine` for the ranges.
- * So an unusual line costs more, never decides differently, and a test holds the two to the same
- * answers on every line it generates or mutates.
+ * `readRequestLine` is one pass over a line's bytes that checks the JSON grammar, finds the
+ * ranges and decodes the fields, allocating nothing per line but those. It answers for every line
+ * that is a JSON object with string `custom_id`, `method`, `url`, `body.model` and an object
+ * `body`, and null for every other: those are refused, and JSON.parse and the check say why
+ * (batch-jsonl.ts). A test holds it to JSON.parse on every line it generates or mutates, and to
+ * the paths of FILE_ID_PATHS for the ranges.
  */
 
-const NEWLINE = 0x0a;
-const CR = 0x0d;
-const SPACE = 0x20;
-const TAB = 0x09;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
+/** JSON's structural bytes (batch-jsonl.ts uses the same). */
+export const NEWLINE = 0x0a;
+export const CR = 0x0d;
+export const SPACE = 0x20;
+export const TAB = 0x09;
+export const QUOTE = 0x22;
+export const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 const COLON = 0x3a;
 const LBRACE = 0x7b;
@@ -71,265 +71,6 @@ function indexed(path: string, span: Span): string {
   return path.replaceAll('[*]', () => `[${n++ === 0 ? span.i : span.j}]`);
 }
 
-/*
- * The scanner below finds, in text order, the range of every value at `custom_id` (only to decode
- * it exactly), `body.model` and under `body` at the file-id paths of FILE_ID_PATHS (the paths
- * the model-call routes resolve: `messages[*].content[*].file.file_id`, `input[*].file_id`,
- * `input[*].content[*].file_id`; pathOf names them from that list, and a test feeds the scanner
- * every path in it). It runs only on
- * text JSON.parse accepted, so it checks no grammar; it descends only along those paths and skips
- * everything else (strings by indexOf, so megabytes of base64 cost little). It visits every copy
- * of a key, also duplicates JSON.parse dropped, so no copy of a field slips through unrewritten
- * whichever duplicate a provider keeps. The text is the latin1 reading of the line, so its offsets
- * are byte offsets. Plain loops, and a path string only for an error message: this runs on every
- * line once per deployment.
- *
- * Member and item loops share one convention: `firstMember`/`nextMember` (and the item variants)
- * return the offset of the next key or item, or `~end` (negative) once the container closed,
- * `end` being the offset just after it.
- */
-
-export function scanLine(s: string, escapes: boolean): Span[] {
-  const spans: Span[] = [];
-  const at = skipWs(s, 0);
-  if (s.charCodeAt(at) !== LBRACE) return spans;
-  for (let k = firstMember(s, at); k >= 0;) {
-    const keyEnd = skipString(s, k);
-    const v = valueAt(s, keyEnd);
-    let end: number;
-    if (s.charCodeAt(v) === LBRACE && isKey(s, k, keyEnd, 'body', escapes)) {
-      end = scanBody(s, v, escapes, spans);
-    } else {
-      end = skipValue(s, v);
-      // Only to decode a non-ASCII custom_id exactly; never rewritten.
-      if (isKey(s, k, keyEnd, 'custom_id', escapes)) {
-        spans.push({ start: v, end, path: SpanPaths.customId, i: 0, j: 0 });
-      }
-    }
-    k = nextMember(s, end);
-  }
-  return spans;
-}
-
-function scanBody(s: string, at: number, escapes: boolean, spans: Span[]): number {
-  let k = firstMember(s, at);
-  while (k >= 0) {
-    const keyEnd = skipString(s, k);
-    const v = valueAt(s, keyEnd);
-    let end: number;
-    if (isKey(s, k, keyEnd, 'model', escapes)) {
-      end = skipValue(s, v);
-      spans.push({ start: v, end, path: SpanPaths.model, i: 0, j: 0 });
-    } else if (s.charCodeAt(v) === LBRACKET && isKey(s, k, keyEnd, 'messages', escapes)) {
-      end = scanItems(s, v, escapes, spans, SpanPaths.chatFile);
-    } else if (s.charCodeAt(v) === LBRACKET && isKey(s, k, keyEnd, 'input', escapes)) {
-      end = scanItems(s, v, escapes, spans, SpanPaths.inputItem);
-    } else {
-      end = skipValue(s, v);
-    }
-    k = nextMember(s, end);
-  }
-  return ~k;
-}
-
-/** `messages` (each a message with `content` parts) or `input` (items, maybe with `content`). */
-function scanItems(
-  s: string,
-  at: number,
-  escapes: boolean,
-  spans: Span[],
-  path: typeof SpanPaths.chatFile | typeof SpanPaths.inputItem,
-): number {
-  let p = firstItem(s, at);
-  for (let i = 0; p >= 0; i++) {
-    let end: number;
-    if (s.charCodeAt(p) !== LBRACE) {
-      end = skipValue(s, p);
-    } else {
-      let k = firstMember(s, p);
-      while (k >= 0) {
-        const keyEnd = skipString(s, k);
-        const v = valueAt(s, keyEnd);
-        let valueEnd: number;
-        if (path === SpanPaths.inputItem && isKey(s, k, keyEnd, 'file_id', escapes)) {
-          valueEnd = skipValue(s, v);
-          spans.push({ start: v, end: valueEnd, path, i, j: 0 });
-        } else if (s.charCodeAt(v) === LBRACKET && isKey(s, k, keyEnd, 'content', escapes)) {
-          valueEnd = scanParts(s, v, escapes, spans, path, i);
-        } else {
-          valueEnd = skipValue(s, v);
-        }
-        k = nextMember(s, valueEnd);
-      }
-      end = ~k;
-    }
-    p = nextItem(s, end);
-  }
-  return ~p;
-}
-
-/** The `content` parts of message `i`: chat parts hold `file.file_id`, Responses parts `file_id`. */
-function scanParts(
-  s: string,
-  at: number,
-  escapes: boolean,
-  spans: Span[],
-  itemPath: typeof SpanPaths.chatFile | typeof SpanPaths.inputItem,
-  i: number,
-): number {
-  let p = firstItem(s, at);
-  for (let j = 0; p >= 0; j++) {
-    let end: number;
-    if (s.charCodeAt(p) !== LBRACE) {
-      end = skipValue(s, p);
-    } else {
-      let k = firstMember(s, p);
-      while (k >= 0) {
-        const keyEnd = skipString(s, k);
-        const v = valueAt(s, keyEnd);
-        let valueEnd: number;
-        if (itemPath === SpanPaths.inputItem && isKey(s, k, keyEnd, 'file_id', escapes)) {
-          valueEnd = skipValue(s, v);
-          spans.push({ start: v, end: valueEnd, path: SpanPaths.inputPart, i, j });
-        } else if (
-          itemPath === SpanPaths.chatFile &&
-          s.charCodeAt(v) === LBRACE &&
-          isKey(s, k, keyEnd, 'file', escapes)
-        ) {
-          valueEnd = scanChatFile(s, v, escapes, spans, i, j);
-        } else {
-          valueEnd = skipValue(s, v);
-        }
-        k = nextMember(s, valueEnd);
-      }
-      end = ~k;
-    }
-    p = nextItem(s, end);
-  }
-  return ~p;
-}
-
-function scanChatFile(
-  s: string,
-  at: number,
-  escapes: boolean,
-  spans: Span[],
-  i: number,
-  j: number,
-): number {
-  let k = firstMember(s, at);
-  while (k >= 0) {
-    const keyEnd = skipString(s, k);
-    const v = valueAt(s, keyEnd);
-    const end = skipValue(s, v);
-    if (isKey(s, k, keyEnd, 'file_id', escapes)) {
-      spans.push({ start: v, end, path: SpanPaths.chatFile, i, j });
-    }
-    k = nextMember(s, end);
-  }
-  return ~k;
-}
-
-/** `s[at]` opens an object: the offset of its first key, or `~end` when it is empty. */
-function firstMember(s: string, at: number): number {
-  const i = skipWs(s, at + 1);
-  return s.charCodeAt(i) === RBRACE ? ~(i + 1) : i;
-}
-
-/** After a member's value: the offset of the next key, or `~end` after the closing brace. */
-function nextMember(s: string, valueEnd: number): number {
-  const i = skipWs(s, valueEnd);
-  return s.charCodeAt(i) === COMMA ? skipWs(s, i + 1) : ~(i + 1);
-}
-
-function firstItem(s: string, at: number): number {
-  const i = skipWs(s, at + 1);
-  return s.charCodeAt(i) === RBRACKET ? ~(i + 1) : i;
-}
-
-function nextItem(s: string, itemEnd: number): number {
-  const i = skipWs(s, itemEnd);
-  return s.charCodeAt(i) === COMMA ? skipWs(s, i + 1) : ~(i + 1);
-}
-
-/** After a key: the offset of its value (past the colon). */
-function valueAt(s: string, keyEnd: number): number {
-  return skipWs(s, skipWs(s, keyEnd) + 1);
-}
-
-/**
- * Whether the key string `s[k, keyEnd)` is `name`. An escaped key ("mod\u0065l") is the same key
- * to every JSON parser, so when the line has escapes at all, one with a backslash is decoded.
- */
-function isKey(s: string, k: number, keyEnd: number, name: string, escapes: boolean): boolean {
-  if (keyEnd - k - 2 === name.length && s.startsWith(name, k + 1)) return true;
-  if (!escapes) return false;
-  for (let c = k + 1; c < keyEnd - 1; c++) {
-    if (s.charCodeAt(c) === BACKSLASH) return JSON.parse(s.slice(k, keyEnd)) === name;
-  }
-  return false;
-}
-
-function skipWs(s: string, at: number): number {
-  let i = at;
-  for (;;) {
-    const c = s.charCodeAt(i);
-    if (c !== SPACE && c !== NEWLINE && c !== CR && c !== TAB) return i;
-    i++;
-  }
-}
-
-/** `s[at]` is an opening quote; returns the offset after the closing one. */
-function skipString(s: string, at: number): number {
-  let from = at + 1;
-  for (;;) {
-    const quote = s.indexOf('"', from);
-    if (quote === -1) throw new Error('batch line scanner: unterminated string in validated JSON');
-    let backslashes = 0;
-    while (s.charCodeAt(quote - 1 - backslashes) === BACKSLASH) backslashes++;
-    if (backslashes % 2 === 0) return quote + 1;
-    from = quote + 1;
-  }
-}
-
-/** Returns the offset after the JSON value starting at `at` (valid JSON assumed). */
-function skipValue(s: string, at: number): number {
-  const first = s.charCodeAt(at);
-  if (first === QUOTE) return skipString(s, at);
-  if (first === LBRACE || first === LBRACKET) {
-    let depth = 0;
-    for (let i = at; i < s.length;) {
-      const c = s.charCodeAt(i);
-      if (c === QUOTE) {
-        i = skipString(s, i);
-        continue;
-      }
-      if (c === LBRACE || c === LBRACKET) depth++;
-      else if ((c === RBRACE || c === RBRACKET) && --depth === 0) return i + 1;
-      i++;
-    }
-    throw new Error('batch line scanner: unclosed container in validated JSON');
-  }
-  // A number, true, false or null: runs to the next delimiter.
-  let i = at;
-  while (i < s.length) {
-    const c = s.charCodeAt(i);
-    if (
-      c === COMMA ||
-      c === RBRACE ||
-      c === RBRACKET ||
-      c === SPACE ||
-      c === NEWLINE ||
-      c === CR ||
-      c === TAB
-    ) {
-      break;
-    }
-    i++;
-  }
-  return i;
-}
-
 /** A string value of an ASCII line, from its JSON token (escapes decoded). */
 export function latin1Value(bytes: Buffer, span: Span): string {
   const token = bytes.toString('latin1', span.start, span.end);
@@ -359,7 +100,7 @@ export interface RequestLine {
 }
 
 /**
- * Where a container's members or items sit on the paths the scanner follows: the top-level
+ * Where a container's members or items sit on the paths the reader follows: the top-level
  * request, its `body`, `messages` and `input` with their items, their `content` parts, a chat
  * part's `file`. Anything else is Other: checked, not followed.
  */
@@ -564,9 +305,9 @@ class RequestLineReader {
 
   /**
    * A value the check reads, `b[start, end)`, in the object at depth `d`; a container's is taken
-   * when it opens (its range once it closes, see `close`). Every copy of a key counts, as in the
-   * scanner, and the last one's value is the field's, as in JSON.parse; a field that is not a
-   * string is null, and the long way says what is wrong with it.
+   * when it opens (its range once it closes, see `close`). Every copy of a key counts (whichever
+   * copy a provider keeps, it is rewritten), and the last one's value is the field's, as in
+   * JSON.parse; a field that is not a string is null, and the line is refused.
    */
   private take(
     role: number,
@@ -688,16 +429,25 @@ class RequestLineReader {
     while (p < end && (d = b[p]) !== QUOTE && d !== BACKSLASH && d >= SPACE) p++;
     const ctx = this.ctx[this.depth];
     let keyEnd: number;
-    if (p < end && d === QUOTE) {
+    const escaped = !(p < end && d === QUOTE);
+    if (!escaped) {
       keyEnd = p + 1;
     } else {
-      if (ctx !== Ctx.other || p >= end || d !== BACKSLASH) return -1;
+      if (p >= end || d !== BACKSLASH) return -1;
       keyEnd = skipEscapedString(b, k, end);
       if (keyEnd < 0) return -1;
     }
     const colon = skipSpace(b, keyEnd, end);
     if (b[colon] !== COLON) return -1;
-    this.memberRole(ctx, k + 1, keyEnd - 1 - (k + 1));
+    if (!escaped) {
+      this.memberRole(ctx, b, k + 1, keyEnd - 1 - (k + 1));
+    } else if (ctx === Ctx.other) {
+      this.set(Role.none, Ctx.other, Ctx.other);
+    } else {
+      // "mod\u0065l" is `model` to every JSON reader, so it is matched decoded (rare: one parse).
+      const name = Buffer.from(JSON.parse(b.toString('utf8', k, keyEnd)) as string);
+      this.memberRole(ctx, name, 0, name.length);
+    }
     if (this.role === Role.body) {
       // JSON.parse keeps the last `body`: its model is the one that counts.
       this.model = null;
@@ -713,8 +463,7 @@ class RequestLineReader {
   }
 
   /** What the value of the key `b[from, from + n)` is in a member of context `ctx`. */
-  private memberRole(ctx: number, from: number, n: number): void {
-    const b = this.b;
+  private memberRole(ctx: number, b: Buffer, from: number, n: number): void {
     switch (ctx) {
       case Ctx.top:
         if (keyIs(b, from, n, Keys.body)) return this.set(Role.body, Ctx.other, Ctx.body);
