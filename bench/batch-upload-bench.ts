@@ -70,6 +70,7 @@ const USAGE = `Usage: npm run bench:batch-upload -- [options]
   --bandwidth N     bytes/s each simulator reads in 'capped' (default 200000000)
   --clients LIST    undici,curl (default both)
   --cpu-prof DIR    run the gateway with --cpu-prof, writing to DIR (timings are then slower)
+  --database-url U  the gateway's PostgreSQL (an empty database; default: the embedded one)
   --help`;
 
 /** A type, not an interface: parseFlags needs its index signature. */
@@ -81,6 +82,7 @@ type Options = {
   bandwidth: number;
   clients: string;
   cpuProf: string | null;
+  databaseUrl: string | null;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -276,7 +278,7 @@ async function startStack(
     workDir,
     apiBases: sims.map((s) => s.apiBase),
     upstreamModels: sims.map((_s, i) => upstreamModel(i)),
-    store: { databaseUrl: null, redisUrl: null },
+    store: { databaseUrl: options.databaseUrl, redisUrl: null },
     nodeArgs: cpuProfArgs(options.cpuProf, `gateway-${scenario}`),
   });
   // The managed file every line names: one copy per deployment, each with its own provider id.
@@ -490,6 +492,7 @@ async function main(): Promise<void> {
       bandwidth: 200_000_000,
       clients: 'undici,curl',
       cpuProf: null,
+      databaseUrl: null,
     },
     USAGE,
   );
@@ -526,16 +529,18 @@ async function main(): Promise<void> {
       warmupPath: join(workDir, 'warmup.jsonl'),
     };
   };
-  // The first boot on an empty data dir runs initdb in the gateway, which leaves it hundreds of
-  // MB larger for a while (bench/README.md): a throw-away boot creates the database first.
-  progress('creating the embedded database (a throw-away gateway boot; not measured)');
-  const init = await startGateway({
-    name: 'gateway-init',
-    workDir,
-    apiBases: Array.from({ length: SIM_COUNT }, () => 'http://127.0.0.1:9/v1'),
-    store: { databaseUrl: null, redisUrl: null },
-  });
-  await init.child.stop(init.pid);
+  if (options.databaseUrl === null) {
+    // The first boot on an empty data dir runs initdb in the gateway, which leaves it hundreds
+    // of MB larger for a while (bench/README.md): a throw-away boot creates the database first.
+    progress('creating the embedded database (a throw-away gateway boot; not measured)');
+    const init = await startGateway({
+      name: 'gateway-init',
+      workDir,
+      apiBases: Array.from({ length: SIM_COUNT }, () => 'http://127.0.0.1:9/v1'),
+      store: { databaseUrl: null, redisUrl: null },
+    });
+    await init.child.stop(init.pid);
+  }
   const started = new Date();
   const rows: Row[] = [];
   for (const scenario of scenarios) {
@@ -545,7 +550,7 @@ async function main(): Promise<void> {
     `\n## Batch upload benchmark — ${started.toISOString()}\n\n` +
       `node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ` +
       `${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, load average at start ${load.join(' ')}; ` +
-      `gateway database: embedded (PGlite)\n\n${report(rows, options, size)}\n`,
+      `gateway database: ${options.databaseUrl === null ? 'embedded (PGlite)' : 'PostgreSQL'}\n\n${report(rows, options, size)}\n`,
   );
 }
 

@@ -1,7 +1,7 @@
 // First: tracing (when OTEL_* asks for it) must patch http, express and pg before they load.
 import './observability/start-tracing';
 import 'reflect-metadata';
-import { releaseStartupGarbage } from './common/memory/gc';
+import { releaseStartupGarbage, setHeapGrowth } from './common/memory/gc';
 import { ConfigError } from './config/config-error';
 import { databaseConfigFromEnv } from './config/database-config';
 import { loadAppConfig, usesDemoConfig } from './config/load-app-config';
@@ -9,6 +9,7 @@ import { bootLogger, createApp } from './create-app';
 import { startDemoUpstreams } from './demo-upstreams';
 
 async function bootstrap(): Promise<void> {
+  setHeapGrowth();
   // Asked first: in production the demo is refused, and its upstreams must not start at all.
   const demo = usesDemoConfig(process.env)
     ? await startDemoUpstreams(databaseConfigFromEnv(process.env).dataDir)
