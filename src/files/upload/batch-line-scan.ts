@@ -82,7 +82,7 @@ export function utf8Value(bytes: Buffer, span: Span): string {
   return JSON.parse(bytes.toString('utf8', span.start, span.end)) as string;
 }
 
-/** What `readRequestLine` found in a line it is sure of. */
+/** What `readRequestLine` found in a line that can be a request. */
 export interface RequestLine {
   /**
    * The custom_id when it had escapes; null when it had none and so is its bytes as they stand,
@@ -95,7 +95,10 @@ export interface RequestLine {
   readonly url: string;
   /** The last `model` of the last `body`, as JSON.parse would keep it. */
   readonly model: string;
-  /** Every value at a rewritten path, in text order, duplicates included (as `scanLine`). */
+  /**
+   * Every value at `custom_id`, `body.model` or a FILE_ID_PATHS path, in text order, duplicate
+   * keys included: every copy is rewritten, whichever one a provider keeps.
+   */
   readonly spans: Span[];
 }
 
@@ -137,7 +140,7 @@ function tokenString(bytes: Buffer, start: number, end: number, ascii: boolean, 
  * One pass over a request line's bytes (no `\n`, no byte-order mark, no trailing `\r`; valid
  * UTF-8 or ASCII as `ascii` says): null unless the bytes are one JSON object that JSON.parse
  * would accept with `custom_id`, `method`, `url` and `body.model` strings and `body` an object;
- * then those fields and the spans `scanLine` would find.
+ * then those fields and the spans of the values the rewrite reads or replaces.
  */
 export function readRequestLine(bytes: Buffer, ascii: boolean): RequestLine | null {
   return READER.read(bytes, ascii);
