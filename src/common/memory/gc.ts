@@ -54,7 +54,7 @@ export function releaseStartupGarbage(): void {
 }
 
 /**
- * V8's heap growing factor while uploads run, in percent above the live size: the old
+ * V8's heap growing factor, in percent above the live size, for the whole process: the old
  * generation's limit after a whole-heap collection is the live size times 1.5.
  *
  * V8 derives the factor from how fast its collections are. On this gateway (~50 MB live, quick
@@ -64,7 +64,7 @@ export function releaseStartupGarbage(): void {
  * mark-compact every ~250 ms, each freeing 1-3 MB (`--trace-gc` with
  * `--trace-incremental-marking`: "Start (task)" with 16 MB of slack). With 1.5x, measured in
  * alternating runs (BENCHMARKS.md):
- * - a 100 MiB batch upload ran 3 mark-compacts where it had 19;
+ * - one benchmark scenario (twelve 100 MiB uploads) ran 3-5 mark-compacts where it had 19-22;
  * - the gateway's CPU per upload fell by 10-35 % (batch and plain) and by 16-18 % for the
  *   1 GiB fan-out;
  * - peak RSS rose by 2-13 MB; chat throughput held or improved; the embedded first boot's peak

@@ -411,7 +411,7 @@ export class BatchFileCheck {
       this.blankLine ??= n;
       record(this, this.edits, n, this.lineStart, raw, newline, null);
     } else {
-      const read = this.validate(n, bytes);
+      const read = this.validate(n, bytes, from);
       this.requestCount++;
       record(this, this.edits, n, this.lineStart, raw, newline, read);
     }
@@ -422,7 +422,7 @@ export class BatchFileCheck {
   }
 
   /** A request line's content (no byte-order mark, no `\r`): the values it names, once it passed. */
-  private validate(n: number, bytes: Buffer): LineRead {
+  private validate(n: number, bytes: Buffer, from: number): LineRead {
     if (this.blankLine !== null) {
       throw new BatchFileError(
         this.blankLine,
@@ -443,13 +443,13 @@ export class BatchFileCheck {
     if (!ascii && !isUtf8(bytes)) {
       throw new BatchFileError(n, 'the line is not valid UTF-8.', 'invalid_batch_line');
     }
-    // Nearly every line: one pass over its bytes gives the fields and the ranges (batch-line-scan.ts).
+    // One pass over its bytes gives the fields and the ranges (batch-line-scan.ts).
     const fast = readRequestLine(bytes, ascii);
     if (fast !== null) {
       // An id without escapes is checked as its bytes; its string is made only for a message.
       const id = fast.customId ?? new IdBytes(bytes, fast.customIdFrom, fast.customIdTo);
       this.checkFields(n, id, fast.method, fast.url, true, fast.model);
-      return { bytes, ascii, spans: fast.spans };
+      return { bytes, from, ascii, spans: fast.spans };
     }
     // Not a request (batch-line-scan.ts answers for every line that can be one): JSON.parse
     // says what is wrong with its JSON, or the check which field is.
@@ -529,8 +529,7 @@ export class BatchFileCheck {
         ? this.customIds.add(customId as string, n)
         : this.customIds.addBytes(raw.bytes, raw.from, raw.to, n);
     if (firstUse !== n) {
-      const text =
-        raw === null ? (customId as string) : raw.bytes.toString('utf8', raw.from, raw.to);
+      const text = raw === null ? (customId as string) : raw.text();
       refuse(
         n,
         `custom_id ${shown(text)} is already used on line ${firstUse}; custom_id must be unique.`,
@@ -563,6 +562,11 @@ class IdBytes {
     readonly from: number,
     readonly to: number,
   ) {}
+
+  /** The id as a string, for a message. */
+  text(): string {
+    return this.bytes.toString('utf8', this.from, this.to);
+  }
 }
 
 /** Refuses request line `n`. */
@@ -583,7 +587,9 @@ function content(n: number, raw: Buffer): { from: number; to: number } {
 
 /** A request line's content, and the reader's spans in it. */
 interface LineRead {
+  /** The line without its byte-order mark and `\r`: `raw[from, from + bytes.length)`. */
   readonly bytes: Buffer;
+  readonly from: number;
   readonly ascii: boolean;
   readonly spans: readonly Span[];
 }
@@ -608,9 +614,9 @@ function record(
     edits.push(at, lineEnd, Put.nothing, n, at);
     return;
   }
-  const { from, to } = content(n, raw);
+  const { bytes, from, ascii } = read;
+  const to = from + bytes.length;
   if (from > 0) edits.push(at, at + from, Put.nothing, n, at);
-  const { bytes, ascii } = read;
   for (const span of read.spans) {
     if (span.path === SpanPaths.customId) continue;
     let put: number = Put.model;
@@ -645,8 +651,7 @@ function rescan(
   const read = readRequestLine(bytes, ascii);
   // Lines behind the check passed it, so the reader answered for them once already.
   if (read === null) throw new Error(`batch line ${n}: a line that passed cannot be read again`);
-  const spans = read.spans;
-  record(check, edits, n, at, raw, newline, { bytes, ascii, spans });
+  record(check, edits, n, at, raw, newline, { bytes, from, ascii, spans: read.spans });
 }
 
 /**

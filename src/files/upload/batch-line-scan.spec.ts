@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { isAscii, isUtf8 } from 'node:buffer';
 import { FILE_ID_PATHS } from '../../managed-refs/file-id-paths';
-import { customIdText, readRequestLine, SpanPaths, type Span } from './batch-line-scan';
+import { readRequestLine, SpanPaths, type RequestLine, type Span } from './batch-line-scan';
 
 /*
  * The one-pass reader against JSON.parse for the verdict and the fields, and against the paths
@@ -9,6 +9,11 @@ import { customIdText, readRequestLine, SpanPaths, type Span } from './batch-lin
  * random key order, whitespace, escapes (in keys too) and duplicate keys, which records where it
  * put every value at a rewritten path, and from byte-level mutations of those.
  */
+
+/** The custom_id a reader's answer names: decoded, or its bytes as they stand. */
+function customIdText(line: RequestLine, bytes: Buffer): string {
+  return line.customId ?? bytes.toString('utf8', line.customIdFrom, line.customIdTo);
+}
 
 const URLS = ['/v1/chat/completions', '/v1/responses', '/v1/embeddings', '/x'];
 

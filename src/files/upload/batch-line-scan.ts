@@ -125,11 +125,6 @@ const Ctx = {
 /** What the value after a key is to the check. */
 const Role = { none: 0, customId: 1, method: 2, url: 3, body: 4, model: 5, fileId: 6 } as const;
 
-/** A request line's custom_id as a string (for messages: the check itself uses the bytes). */
-export function customIdText(line: RequestLine, bytes: Buffer): string {
-  return line.customId ?? bytes.toString('utf8', line.customIdFrom, line.customIdTo);
-}
-
 /** A decoded string token, `bytes[start, end)` with its quotes. */
 function tokenString(bytes: Buffer, start: number, end: number, ascii: boolean, escaped: boolean) {
   if (escaped) return JSON.parse(bytes.toString('utf8', start, end)) as string;
