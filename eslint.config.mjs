@@ -37,6 +37,7 @@ export default tseslint.config(
       'ormconfig.ts',
       'test/**',
       '**/*.spec.ts',
+      'src/common/testing/**',
       'bench/**',
       'src/simulator/main.ts',
       'src/simulator/cli-options.ts',

@@ -603,6 +603,8 @@ export function gatewayEnv(
     // either way; GATEWAY_LOG_LEVEL=info writes them too (to the harness's pipe, as a container
     // runtime reads stdout).
     LOG_LEVEL: process.env.GATEWAY_LOG_LEVEL ?? 'warn',
+    // What `npm start` and the image set (see the Dockerfile), so the figures are theirs.
+    MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
   };
   // Only what the benchmark asks for: nothing outside this run is touched by default.
   delete env.DATABASE_URL;

@@ -1,8 +1,8 @@
 import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
-import { PGlite } from '@electric-sql/pglite';
-import { createPgConfig } from '@electric-sql/pglite/node-postgres';
+import type * as PgliteModule from '@electric-sql/pglite';
+import type * as PgliteNodePostgres from '@electric-sql/pglite/node-postgres';
 import { DataDirLock } from './data-dir-lock';
 
 export interface EmbeddedPostgres {
@@ -54,6 +54,13 @@ export async function openEmbeddedPostgres(
       cpSync(template, dir, { recursive: true, filter: (from) => from !== marker });
       cpSync(marker, join(dir, 'PG_VERSION'));
     }
+    // Required here, not imported: a gateway on DATABASE_URL never loads PGlite (two 0.5 MB
+    // bundles whose source V8 keeps in the heap for as long as the process lives).
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const { PGlite } = require('@electric-sql/pglite') as typeof PgliteModule;
+    const { createPgConfig } =
+      require('@electric-sql/pglite/node-postgres') as typeof PgliteNodePostgres;
+    /* eslint-enable @typescript-eslint/no-require-imports */
     const pglite = await PGlite.create(dir, { postgresqlconf: [...EMBEDDED_SETTINGS] });
     const config = createPgConfig(pglite);
     return {

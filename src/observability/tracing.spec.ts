@@ -1,31 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { packagesLoaded } from '../common/testing/packages-loaded';
 import { tracesRequested } from './tracing';
 
-const ROOT = join(__dirname, '..', '..');
-
-/**
- * Loads start-tracing.ts (what main.ts imports first) in a fresh Node process with exactly
- * `env`, and says which @opentelemetry packages ended up loaded. Jest's module registry is not
- * Node's, so only a real process can tell what a start would load.
- */
+/** The @opentelemetry packages that loading start-tracing.ts (main.ts's first import) loads. */
 function openTelemetryLoaded(env: Record<string, string>): string[] {
-  const script = `
-    require('./src/observability/start-tracing');
-    const loaded = new Set();
-    for (const file of Object.keys(require.cache)) {
-      const m = /node_modules\\/(@opentelemetry\\/[^/]+)\\//.exec(file);
-      if (m) loaded.add(m[1]);
-    }
-    process.stdout.write(JSON.stringify([...loaded].sort()));
-    process.exit(0);
-  `;
-  const out = execFileSync(process.execPath, ['-r', 'ts-node/register', '-e', script], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', TS_NODE_PROJECT: 'tsconfig.cli.json', ...env },
-    encoding: 'utf8',
-  });
-  return JSON.parse(out) as string[];
+  return packagesLoaded("require('./src/observability/start-tracing');", env).filter((name) =>
+    name.startsWith('@opentelemetry/'),
+  );
 }
 
 describe('tracesRequested', () => {
