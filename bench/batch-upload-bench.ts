@@ -45,6 +45,7 @@ import {
   type Gateway,
   type RssSummary,
   type Sim,
+  type SimDialect,
   curlTimed,
 } from './harness';
 
@@ -71,6 +72,10 @@ const USAGE = `Usage: npm run bench:batch-upload -- [options]
   --clients LIST    undici,curl (default both)
   --cpu-prof DIR    run the gateway with --cpu-prof, writing to DIR (timings are then slower)
   --database-url U  the gateway's PostgreSQL (an empty database; default: the embedded one)
+  --deployments L   the ${SIM_COUNT} simulators' dialects, e.g. openai,openai,azure (default openai x3)
+  --provider MODE   hash: simulators sha256 what they receive, and every copy is checked byte for
+                    byte; count: they parse the multipart body and only count the file's bytes
+                    (each copy's size is checked), as a provider that discards would (default hash)
   --help`;
 
 /** A type, not an interface: parseFlags needs its index signature. */
@@ -83,6 +88,8 @@ type Options = {
   clients: string;
   cpuProf: string | null;
   databaseUrl: string | null;
+  deployments: string;
+  provider: string;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -227,6 +234,10 @@ interface Stack {
   /** What each simulator must hold after a run, by purpose: sha256 and size. */
   expected: Record<Purpose, Array<{ sha256: string; bytes: number }>>;
   warmup: Record<Purpose, Array<{ sha256: string; bytes: number }>>;
+  /** Whether the simulators sha256 what they receive (`--provider hash`). */
+  hashed: boolean;
+  /** The purpose simulator `i` is sent: Azure takes only assistants, batch and fine-tune. */
+  upstreamPurpose(i: number, purpose: Purpose): string;
 }
 
 interface Files {
@@ -269,15 +280,19 @@ async function startStack(
   files: (managedId: string) => Files,
 ): Promise<{ stack: Stack; files: Files }> {
   const capped = scenario === 'capped' ? ['--bandwidth', String(options.bandwidth)] : [];
+  const mode = options.provider === 'count' ? ['--count-only'] : [];
+  const dialects = options.deployments.split(',') as SimDialect[];
   const sims: Sim[] = [];
   for (let i = 0; i < SIM_COUNT; i++) {
-    sims.push(await startSimulator(`sim-${i + 1}`, ['--discard-content', ...capped]));
+    const args = ['--discard-content', ...mode, ...capped];
+    sims.push(await startSimulator(`sim-${i + 1}`, args, null, dialects[i]));
   }
   const gateway = await startGateway({
     name: `gateway-${scenario}`,
     workDir,
     apiBases: sims.map((s) => s.apiBase),
     upstreamModels: sims.map((_s, i) => upstreamModel(i)),
+    dialects,
     store: { databaseUrl: options.databaseUrl, redisUrl: null },
     nodeArgs: cpuProfArgs(options.cpuProf, `gateway-${scenario}`),
   });
@@ -309,6 +324,9 @@ async function startStack(
       gateway,
       expected: expect(f.padding, f.payload),
       warmup: expect(f.warmupPadding, f.warmupPayload),
+      hashed: options.provider === 'hash',
+      upstreamPurpose: (i, purpose) =>
+        dialects[i] === 'azure' && purpose === 'user_data' ? 'assistants' : purpose,
     },
     files: f,
   };
@@ -358,9 +376,10 @@ async function runOnce(
     const want = expected[purpose][i];
     const ok =
       held.length === 1 &&
-      held[0].purpose === purpose &&
+      held[0].purpose === stack.upstreamPurpose(i, purpose) &&
       held[0].bytes === want.bytes &&
-      held[0].sha256 === want.sha256;
+      // A counting simulator keeps no digest ('').
+      held[0].sha256 === (stack.hashed ? want.sha256 : '');
     if (!ok) {
       const seen = held.map((h) => `${h.purpose} ${h.bytes} B ${h.sha256.slice(0, 12)}`);
       throw new Error(
@@ -471,7 +490,8 @@ function report(rows: readonly Row[], options: Options, size: number): string {
   lines.push(
     '',
     `${options.lines} lines, ${size} bytes (${(size / options.lines).toFixed(0)} B per line), ` +
-      `${SIM_COUNT} deployments; wall: median (min–max) of ${options.repeat} runs; peak RSS: highest of ` +
+      `${SIM_COUNT} deployments (${options.deployments}), simulators that ` +
+      `${options.provider === 'hash' ? 'sha256 what they receive' : 'only count the bytes'}; wall: median (min–max) of ${options.repeat} runs; peak RSS: highest of ` +
       `the runs (sampled every ${RSS_SAMPLE_MS} ms); CPU: medians; other: the rest of the machine's busy ` +
       `time (the client, other processes). Capped: each simulator reads at most ` +
       `${(options.bandwidth / 1e6).toFixed(0)} MB/s. MB = 10^6 bytes.`,
@@ -493,6 +513,8 @@ async function main(): Promise<void> {
       clients: 'undici,curl',
       cpuProf: null,
       databaseUrl: null,
+      deployments: Array.from({ length: SIM_COUNT }, () => 'openai').join(','),
+      provider: 'hash',
     },
     USAGE,
   );
@@ -505,6 +527,13 @@ async function main(): Promise<void> {
   }
   const clients = options.clients.split(',') as ClientName[];
   if (!clients.every((c) => c in CLIENTS)) throw new Error(`--clients: undici,curl\n\n${USAGE}`);
+  const dialects = options.deployments.split(',') as SimDialect[];
+  if (dialects.length !== SIM_COUNT || !dialects.every((d) => d === 'openai' || d === 'azure')) {
+    throw new Error(`--deployments: ${SIM_COUNT} of openai, azure\n\n${USAGE}`);
+  }
+  if (options.provider !== 'hash' && options.provider !== 'count') {
+    throw new Error(`--provider: hash or count\n\n${USAGE}`);
+  }
   if (options.cpuProf !== null) options.cpuProf = resolve(options.cpuProf);
   for (const file of [GATEWAY_MAIN, SIMULATOR_MAIN]) {
     if (!existsSync(file)) throw new Error(`${file} does not exist: run \`npm run build\` first.`);
