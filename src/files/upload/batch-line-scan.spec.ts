@@ -208,9 +208,9 @@ function parsed(bytes: Buffer) {
 }
 
 /** The reader answers exactly for lines JSON.parse reads as a well-typed request, with its fields. */
-function agree(bytes: Buffer): Span[] | null {
+function agree(bytes: Buffer, strings: Strings): Span[] | null {
   if (!isUtf8(bytes)) return null;
-  const fast = readRequestLine(bytes, isAscii(bytes));
+  const fast = readRequestLine(bytes, isAscii(bytes), strings);
   const slow = parsed(bytes);
   expect({ answered: fast !== null, valid: slow.valid && slow.fields !== null }).toEqual({
     answered: slow.valid && slow.fields !== null,
@@ -222,7 +222,11 @@ function agree(bytes: Buffer): Span[] | null {
   return fast.spans;
 }
 
-describe('readRequestLine', () => {
+/** The two string scanners (json-string.ts): each is held to JSON.parse on its own. */
+type Strings = 'fastest' | 'in JavaScript';
+const SCANNERS: Strings[] = ['fastest', 'in JavaScript'];
+
+describe.each(SCANNERS)('readRequestLine, strings scanned %s', (strings) => {
   it('should read every generated request as JSON.parse does, and find every value at a rewritten path', () => {
     fc.assert(
       fc.property(request, fc.integer(), (value, seed) => {
@@ -234,7 +238,7 @@ describe('readRequestLine', () => {
           return (x >>> 0) / 2 ** 32;
         };
         const { bytes, spans } = write(value, rand);
-        expect(agree(bytes)).toEqual(spans);
+        expect(agree(bytes, strings)).toEqual(spans);
       }),
       { seed: 20261202, numRuns: 3000 },
     );
@@ -266,7 +270,7 @@ describe('readRequestLine', () => {
               bytes.subarray(after),
             ]);
           }
-          const spans = agree(bytes);
+          const spans = agree(bytes, strings);
           if (spans === null) {
             declined++;
             return;
@@ -305,14 +309,14 @@ describe('readRequestLine', () => {
     ],
     ['a second value', '{"custom_id":"a","method":"POST","url":"/v1/x","body":{"model":"m"}} {}'],
   ])('should refuse %s', (_name, line) => {
-    expect(readRequestLine(Buffer.from(line), true)).toBeNull();
+    expect(readRequestLine(Buffer.from(line), true, strings)).toBeNull();
   });
 
   it('should read an escaped key as the key it spells', () => {
     const line = Buffer.from(
       String.raw`{"custom_\u0069d":"a","method":"POST","url":"/v1/x","body":{"mod\u0065l":"m","x\"y":{"model":1}}}`,
     );
-    const read = readRequestLine(line, true);
+    const read = readRequestLine(line, true, strings);
     expect(read?.model).toBe('m');
     expect(read && customIdText(read, line)).toBe('a');
     expect(read?.spans.map((s) => line.toString('latin1', s.start, s.end))).toEqual(['"a"', '"m"']);
@@ -323,7 +327,7 @@ describe('readRequestLine', () => {
       '{"custom_id":"a","custom_id":"b","method":"POST","url":"/v1/x",' +
         '"body":{"model":"m1","input":[{"file_id":"file-1","content":[{"file_id":"file-2"}]}],"model":"m2"}}',
     );
-    const read = readRequestLine(line, true);
+    const read = readRequestLine(line, true, strings);
     expect(read).toMatchObject({ customId: null, model: 'm2' });
     expect(read && customIdText(read, line)).toBe('b');
     const values = read?.spans.map(
@@ -344,6 +348,16 @@ describe('readRequestLine', () => {
     const line = Buffer.from(
       `{"custom_id":"a","method":"POST","url":"/v1/x","body":{"model":"m","x":${'['.repeat(depth)}${']'.repeat(depth)}}}`,
     );
-    expect(readRequestLine(line, true)?.model).toBe('m');
+    expect(readRequestLine(line, true, strings)?.model).toBe('m');
+  });
+
+  it('should read a line longer than the WebAssembly memory (the byte loop then reads it)', () => {
+    const text = 'a "quoted" word\\n and a \\u00e9 '.repeat(70_000);
+    const value = { custom_id: 'long', method: 'POST', url: '/v1/x', body: { model: 'm', text } };
+    const line = Buffer.from(JSON.stringify(value));
+    expect(line.length).toBeGreaterThan(2 * 1024 * 1024);
+    expect(agree(line, strings)).toHaveLength(2);
+    const truncated = line.subarray(0, line.length - 3);
+    expect(readRequestLine(truncated, true, strings)).toBeNull();
   });
 });

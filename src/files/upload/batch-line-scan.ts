@@ -1,4 +1,5 @@
 import { FILE_ID_PATHS } from '../../managed-refs/file-id-paths';
+import { QUOTE, SPACE, stringEndInJs, WasmStrings } from './json-string';
 
 /*
  * Reading a batch request line (batch-jsonl.ts has the design): where the values a copy rewrites
@@ -12,13 +13,10 @@ import { FILE_ID_PATHS } from '../../managed-refs/file-id-paths';
  * the paths of FILE_ID_PATHS for the ranges.
  */
 
-/** JSON's structural bytes (batch-jsonl.ts uses the same). */
+/** JSON's structural bytes (batch-jsonl.ts uses the same; the quote and space: json-string.ts). */
 export const NEWLINE = 0x0a;
 export const CR = 0x0d;
-export const SPACE = 0x20;
 export const TAB = 0x09;
-export const QUOTE = 0x22;
-export const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 const COLON = 0x3a;
 const LBRACE = 0x7b;
@@ -135,10 +133,17 @@ function tokenString(bytes: Buffer, start: number, end: number, ascii: boolean, 
  * One pass over a request line's bytes (no `\n`, no byte-order mark, no trailing `\r`; valid
  * UTF-8 or ASCII as `ascii` says): null unless the bytes are one JSON object that JSON.parse
  * would accept with `custom_id`, `method`, `url` and `body.model` strings and `body` an object;
- * then those fields and the spans of the values the rewrite reads or replaces.
+ * then those fields and the spans of the values the rewrite reads or replaces. Strings are
+ * scanned by json-string.wat where the line fits its memory (`fastest`), else by the byte loop;
+ * `in JavaScript` asks for the byte loop always (the answers are the same: a test holds both to
+ * JSON.parse).
  */
-export function readRequestLine(bytes: Buffer, ascii: boolean): RequestLine | null {
-  return READER.read(bytes, ascii);
+export function readRequestLine(
+  bytes: Buffer,
+  ascii: boolean,
+  strings: 'fastest' | 'in JavaScript' = 'fastest',
+): RequestLine | null {
+  return READER.read(bytes, ascii, strings === 'in JavaScript');
 }
 
 const NO_BYTES = Buffer.alloc(0);
@@ -194,8 +199,16 @@ class RequestLineReader {
     { readonly bytes: Buffer; readonly value: string } | undefined
   > = [];
 
-  read(bytes: Buffer, ascii: boolean): RequestLine | null {
-    this.b = bytes;
+  /** The WebAssembly string scanner when the line being read was loaded into it, else null. */
+  private wasm: WasmStrings | null = null;
+
+  constructor(private readonly strings: WasmStrings | null) {}
+
+  read(bytes: Buffer, ascii: boolean, inJs: boolean): RequestLine | null {
+    // Offsets are the line's either way: the copy in the module's memory starts at 0.
+    const wasm = !inJs && this.strings !== null && bytes.length <= this.strings.maxLineBytes;
+    this.wasm = wasm ? this.strings : null;
+    this.b = this.wasm?.load(bytes) ?? bytes;
     this.end = bytes.length;
     this.depth = -1;
     this.role = Role.none;
@@ -208,6 +221,12 @@ class RequestLineReader {
     const found = this.run(ascii);
     this.b = NO_BYTES; // not kept past the line
     return found;
+  }
+
+  /** The string whose content starts at `i` (json-string.ts has the contract). */
+  private stringEnd(i: number): number {
+    const wasm = this.wasm;
+    return wasm !== null ? wasm.stringEnd(i, this.end) : stringEndInJs(this.b, i, this.end);
   }
 
   private run(ascii: boolean): RequestLine | null {
@@ -241,17 +260,10 @@ class RequestLineReader {
       } else {
         let escaped = false;
         if (c === QUOTE) {
-          i++;
-          for (;;) {
-            let d = 0;
-            while (i < end && (d = b[i]) !== QUOTE && d !== BACKSLASH && d >= SPACE) i++;
-            if (i >= end || d < SPACE) return null;
-            if (d === QUOTE) break;
-            escaped = true;
-            i = escape(b, i);
-            if (i < 0) return null;
-          }
-          i++;
+          const found = this.stringEnd(i + 1);
+          if (found < 0) return null;
+          escaped = (found & 1) === 1;
+          i = (found >> 1) + 1;
         } else if (c === 0x74) {
           if (b[i + 1] !== 0x72 || b[i + 2] !== 0x75 || b[i + 3] !== 0x65) return null;
           i += 4;
@@ -422,19 +434,11 @@ class RequestLineReader {
     const b = this.b;
     const end = this.end;
     if (b[k] !== QUOTE) return -1;
-    let p = k + 1;
-    let d = 0;
-    while (p < end && (d = b[p]) !== QUOTE && d !== BACKSLASH && d >= SPACE) p++;
+    const found = this.stringEnd(k + 1);
+    if (found < 0) return -1;
     const ctx = this.ctx[this.depth];
-    let keyEnd: number;
-    const escaped = !(p < end && d === QUOTE);
-    if (!escaped) {
-      keyEnd = p + 1;
-    } else {
-      if (p >= end || d !== BACKSLASH) return -1;
-      keyEnd = skipEscapedString(b, k, end);
-      if (keyEnd < 0) return -1;
-    }
+    const escaped = (found & 1) === 1;
+    const keyEnd = (found >> 1) + 1;
     const colon = skipSpace(b, keyEnd, end);
     if (b[colon] !== COLON) return -1;
     if (!escaped) {
@@ -520,7 +524,7 @@ class RequestLineReader {
   }
 }
 
-const READER = new RequestLineReader();
+const READER = new RequestLineReader(WasmStrings.create());
 
 /** Tokens longer than this are decoded every time: comparing would cost about as much. */
 const MAX_REMEMBERED_TOKEN = 256;
@@ -542,31 +546,8 @@ function keyIs(b: Buffer, from: number, n: number, key: Buffer): boolean {
   return true;
 }
 
-function isHex(c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
-}
-
 function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
-}
-
-/** The escape at `b[i]` (a backslash): the offset after it, or -1 if JSON has no such escape. */
-function escape(b: Buffer, i: number): number {
-  const e = b[i + 1];
-  if (e === 0x75) {
-    return isHex(b[i + 2]) && isHex(b[i + 3]) && isHex(b[i + 4]) && isHex(b[i + 5]) ? i + 6 : -1;
-  }
-  // " \ / b f n r t
-  return e === QUOTE ||
-    e === BACKSLASH ||
-    e === 0x2f ||
-    e === 0x62 ||
-    e === 0x66 ||
-    e === 0x6e ||
-    e === 0x72 ||
-    e === 0x74
-    ? i + 2
-    : -1;
 }
 
 function skipSpace(b: Buffer, at: number, end: number): number {
@@ -577,23 +558,6 @@ function skipSpace(b: Buffer, at: number, end: number): number {
     i++;
   }
   return i;
-}
-
-/** A string with escapes from the quote at `at`: the offset after its closing quote, or -1. */
-function skipEscapedString(b: Buffer, at: number, end: number): number {
-  let i = at + 1;
-  while (i < end) {
-    const c = b[i];
-    if (c === QUOTE) return i + 1;
-    if (c < SPACE) return -1;
-    if (c === BACKSLASH) {
-      i = escape(b, i);
-      if (i < 0) return -1;
-    } else {
-      i++;
-    }
-  }
-  return -1;
 }
 
 /** A JSON number from `at`: the offset after it, or -1 (RFC 8259's grammar, as JSON.parse's). */
