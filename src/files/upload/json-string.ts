@@ -17,7 +17,7 @@ import { JSON_STRING_WASM } from './json-string.wasm';
 // module's `exports`, and the reader's loops, which read their constants from it, ran 45 %
 // slower for it (measured).
 export const QUOTE = 0x22;
-export const BACKSLASH = 0x5c;
+const BACKSLASH = 0x5c;
 export const SPACE = 0x20;
 
 /** The byte loop: `b[i, end)` as the contract above says. */
@@ -35,7 +35,7 @@ export function stringEndInJs(b: Uint8Array, i: number, end: number): number {
 }
 
 /** The escape at `b[i]` (a backslash): the offset after it, or -1 if JSON has no such escape. */
-export function escapeEnd(b: Uint8Array, i: number): number {
+function escapeEnd(b: Uint8Array, i: number): number {
   const e = b[i + 1];
   if (e === 0x75) {
     return isHex(b[i + 2]) && isHex(b[i + 3]) && isHex(b[i + 4]) && isHex(b[i + 5]) ? i + 6 : -1;
@@ -53,7 +53,7 @@ export function escapeEnd(b: Uint8Array, i: number): number {
     : -1;
 }
 
-export function isHex(c: number): boolean {
+function isHex(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
 }
 
