@@ -23,6 +23,15 @@ const MAX_SHARED_CHUNKS = 8;
  * one read ahead); past it, given-back buffers are left to the garbage collector.
  */
 const MAX_FREE_CHUNKS = MAX_SHARED_CHUNKS + 8;
+/**
+ * Body bytes the writer takes in while a write to the file is in flight; past it the upload's
+ * socket is paused. At one chunk (1 MiB), a write slower than ~5 ms paced the whole upload: on a
+ * VM whose freed memory goes back to the host, a fresh process's first large upload copies into
+ * page-cache pages at ~0.55 GB/s, and its 1 GiB to three deployments took 5.6-6.7 s (curl,
+ * capped; 5.4 s once warm). At two chunks that first upload took 5.5-6.2 s, with the same peak
+ * RSS; at four, about the same and 10-15 MB more RSS (BENCHMARKS.md). Noisy, but not worse.
+ */
+const WRITE_BUFFER_BYTES = 2 * READ_CHUNK_BYTES;
 
 interface Chunk {
   readonly bytes: Promise<Buffer>;
@@ -87,7 +96,7 @@ export class SpoolFile {
   /** A Writable to pipe the incoming file stream into; backpressure is the disk's pace. */
   writer(): Writable {
     return new Writable({
-      highWaterMark: READ_CHUNK_BYTES,
+      highWaterMark: WRITE_BUFFER_BYTES,
       writev: (chunks, callback) => {
         const buffers = chunks.map((c) => c.chunk as Buffer);
         const length = buffers.reduce((n, b) => n + b.length, 0);
