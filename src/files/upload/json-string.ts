@@ -77,7 +77,7 @@ const SLACK_BYTES = 16;
  * are read in place with the byte loop, as are all lines where WebAssembly is off (`--jitless`).
  */
 export class WasmStrings {
-  /** The export itself, held in a field: a call then reaches WebAssembly without a lookup. */
+  /** The module's `stringEnd` (the contract above), for the line last loaded. */
   readonly stringEnd: (i: number, end: number) => number;
 
   private constructor(
