@@ -1,11 +1,18 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from './config-error';
 import { deriveDeploymentId, loadAppConfig, usesDemoConfig } from './load-app-config';
 
+/** Folders the config files were written in, removed when the file's tests are done. */
+const written: string[] = [];
+afterAll(() => {
+  for (const dir of written) rmSync(dir, { recursive: true, force: true });
+});
+
 function writeConfig(yaml: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'mfg-config-'));
+  written.push(dir);
   const path = join(dir, 'config.yaml');
   writeFileSync(path, yaml);
   return path;
