@@ -1,7 +1,7 @@
 // Compiles src/files/upload/json-string.wat (WebAssembly text) into json-string.wasm.ts, the
 // module's bytes as base64, which is what the gateway loads: nothing is compiled at build or at
 // start, and the .wat stays the source (json-string.spec.ts fails when the two differ).
-// Usage: npm run build:wasm [-- --print] (--print writes the TypeScript to stdout instead).
+// Usage: npm run build:wasm
 'use strict';
 const { readFileSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
@@ -37,10 +37,7 @@ module.exports = { generate, TARGET };
 
 if (require.main === module) {
   generate().then(
-    (text) => {
-      if (process.argv.includes('--print')) process.stdout.write(text);
-      else writeFileSync(TARGET, text);
-    },
+    (text) => writeFileSync(TARGET, text),
     (error) => {
       console.error(error);
       process.exit(1);

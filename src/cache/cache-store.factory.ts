@@ -50,8 +50,8 @@ export function createCacheStore(
       close: () => Promise.resolve(),
     };
   }
-  // Required here, not imported: the Redis client is ~420 modules (about 8 MB of heap at rest),
-  // which a gateway without REDIS_URL would load and never use.
+  // Required here, not imported: the Redis client is ~420 modules that a gateway without
+  // REDIS_URL would load and never use (measured: 2 MB of heap at rest, 8 MB of boot peak).
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { createKeyv } = require('@keyv/redis') as typeof KeyvRedisModule;
   const keyv = createKeyv(

@@ -1,7 +1,13 @@
 import fc from 'fast-check';
 import { isAscii, isUtf8 } from 'node:buffer';
 import { FILE_ID_PATHS } from '../../managed-refs/file-id-paths';
-import { readRequestLine, SpanPaths, type RequestLine, type Span } from './batch-line-scan';
+import {
+  readRequestLine,
+  SpanPaths,
+  type RequestLine,
+  type Span,
+  type StringScan,
+} from './batch-line-scan';
 
 /*
  * The one-pass reader against JSON.parse for the verdict and the fields, and against the paths
@@ -208,7 +214,7 @@ function parsed(bytes: Buffer) {
 }
 
 /** The reader answers exactly for lines JSON.parse reads as a well-typed request, with its fields. */
-function agree(bytes: Buffer, strings: Strings): Span[] | null {
+function agree(bytes: Buffer, strings: StringScan): Span[] | null {
   if (!isUtf8(bytes)) return null;
   const fast = readRequestLine(bytes, isAscii(bytes), strings);
   const slow = parsed(bytes);
@@ -223,8 +229,7 @@ function agree(bytes: Buffer, strings: Strings): Span[] | null {
 }
 
 /** The two string scanners (json-string.ts): each is held to JSON.parse on its own. */
-type Strings = 'fastest' | 'in JavaScript';
-const SCANNERS: Strings[] = ['fastest', 'in JavaScript'];
+const SCANNERS: StringScan[] = ['fastest', 'in JavaScript'];
 
 describe.each(SCANNERS)('readRequestLine, strings scanned %s', (strings) => {
   it('should read every generated request as JSON.parse does, and find every value at a rewritten path', () => {
