@@ -61,6 +61,10 @@ export interface AppConfig {
   readonly drainTimeoutMs: number;
   /** How long a deployment that failed is skipped before it is tried again. */
   readonly deploymentCooldownMs: number;
+  /** How long an idle client connection is kept open for its next request (see http-edge.ts). */
+  readonly keepAliveTimeoutMs: number;
+  /** How long a client has to send a whole request, body included; 0: no limit. */
+  readonly requestTimeoutMs: number;
   /**
    * Accepted but worth telling the operator (LiteLLM keys the gateway ignores): the loader
    * stays pure, so the caller prints them.

@@ -88,6 +88,14 @@ export const REFERENCE_DOCS: ReferenceDocs = {
       meaning: 'on SIGTERM, how long in-flight requests may finish before the process exits',
     },
     DEPLOYMENT_COOLDOWN_MS: { meaning: 'how long a deployment that failed is skipped' },
+    KEEP_ALIVE_TIMEOUT_MS: {
+      meaning:
+        'how long an idle client connection stays open for its next request; keep it above the idle timeout of the load balancer in front (AWS ALB: 60 s), or it sees connections closed under it and answers 502',
+    },
+    REQUEST_TIMEOUT_MS: {
+      meaning:
+        'how long a client has to send a whole request, body included (Node’s default, 5 min, would cut a 512 MiB upload slower than 1.8 MB/s); past it: 408 and the upload’s copies removed. 0 = no limit',
+    },
     DATA_DIR: {
       meaning: 'embedded database, its generated id-signing secret and the demo upstreams’ files',
     },

@@ -33,6 +33,8 @@ export interface EnvironmentVariables {
   readonly SWEEP_STALE_AFTER_MS: number;
   readonly DRAIN_TIMEOUT_MS: number;
   readonly DEPLOYMENT_COOLDOWN_MS: number;
+  readonly KEEP_ALIVE_TIMEOUT_MS: number;
+  readonly REQUEST_TIMEOUT_MS: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -96,5 +98,7 @@ export function parseEnvironment(env: Env, problems: string[]): EnvironmentVaria
     SWEEP_STALE_AFTER_MS: int('SWEEP_STALE_AFTER_MS', 120_000, 1000),
     DRAIN_TIMEOUT_MS: int('DRAIN_TIMEOUT_MS', 30_000, 0),
     DEPLOYMENT_COOLDOWN_MS: int('DEPLOYMENT_COOLDOWN_MS', 30_000, 0),
+    KEEP_ALIVE_TIMEOUT_MS: int('KEEP_ALIVE_TIMEOUT_MS', 65_000, 1000),
+    REQUEST_TIMEOUT_MS: int('REQUEST_TIMEOUT_MS', 3_600_000, 0),
   };
 }

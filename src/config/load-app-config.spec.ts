@@ -414,6 +414,25 @@ gateway:
     ]);
   });
 
+  it('should read the client connection timeouts from the environment, with defaults above a load balancer idle timeout', () => {
+    const env = { CONFIG_PATH: writeConfig(VALID), OPENAI_KEY: 'k', ALICE_KEY: 'k' };
+    expect(loadAppConfig(env)).toMatchObject({
+      keepAliveTimeoutMs: 65_000,
+      requestTimeoutMs: 3_600_000,
+    });
+    expect(
+      loadAppConfig({ ...env, KEEP_ALIVE_TIMEOUT_MS: '350000', REQUEST_TIMEOUT_MS: '0' }),
+    ).toMatchObject({ keepAliveTimeoutMs: 350_000, requestTimeoutMs: 0 });
+    expect(
+      problemsOf(() =>
+        loadAppConfig({ ...env, KEEP_ALIVE_TIMEOUT_MS: '500', REQUEST_TIMEOUT_MS: '1h' }),
+      ),
+    ).toEqual([
+      'env KEEP_ALIVE_TIMEOUT_MS: must be an integer of at least 1000 (got "500")',
+      'env REQUEST_TIMEOUT_MS: must be an integer of at least 0 (got "1h")',
+    ]);
+  });
+
   it('should read deployment weights and max_json_body_bytes, with defaults', () => {
     const env = { OPENAI_KEY: 'k', ALICE_KEY: 'k' };
     const defaults = loadAppConfig({ ...env, CONFIG_PATH: writeConfig(VALID) });

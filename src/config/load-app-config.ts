@@ -145,6 +145,8 @@ export function loadAppConfig(env: Env): AppConfig {
     sweepStaleAfterMs: vars.SWEEP_STALE_AFTER_MS,
     drainTimeoutMs: vars.DRAIN_TIMEOUT_MS,
     deploymentCooldownMs: vars.DEPLOYMENT_COOLDOWN_MS,
+    keepAliveTimeoutMs: vars.KEEP_ALIVE_TIMEOUT_MS,
+    requestTimeoutMs: vars.REQUEST_TIMEOUT_MS,
     warnings,
   };
 }

@@ -1,6 +1,6 @@
 // Defects found by a hostile-client and careless-operator run against the Files capability,
 // one test (or a few) per defect. Each failed on the code before the fix.
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { Logger } from '@nestjs/common';
 import request from 'supertest';
 import { LogCapture } from '../utils/log-capture';
@@ -299,6 +299,85 @@ describe('Hardening of the Files capability', () => {
       expect(warnings.map((l) => l.msg)).toEqual(['client went away mid-upload; upload abandoned']);
       expect(logs.lines().filter((l) => l.level === 'error')).toHaveLength(errorsBefore);
     });
+  });
+});
+
+describe('10. client connections behind a load balancer', () => {
+  let t: TestApp;
+  let slow: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp({ redisUrl: null });
+    slow = await createTestApp({ redisUrl: null, requestTimeoutMs: 1500 });
+  });
+
+  afterAll(async () => {
+    await Promise.all([t?.close(), slow?.close()]);
+  });
+
+  /** One GET on an open socket; resolves with the answer's head once its body is complete. */
+  function getOn(socket: Socket, path: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      let text = '';
+      const onData = (c: Buffer): void => {
+        text += c.toString('latin1');
+        const split = text.indexOf('\r\n\r\n');
+        const length = /content-length: (\d+)/i.exec(text.slice(0, split));
+        if (split >= 0 && length && text.length >= split + 4 + Number(length[1])) {
+          socket.off('data', onData);
+          resolve(text.slice(0, split).toLowerCase());
+        }
+      };
+      socket.on('data', onData);
+      socket.once('error', reject);
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: gateway\r\n\r\n`);
+    });
+  }
+
+  it('should keep an idle connection open past Node’s 5 s, and say for how long', async () => {
+    const socket = connect(Number(new URL(t.baseUrl).port), '127.0.0.1');
+    let closedAt: number | null = null;
+    socket.on('close', () => (closedAt = Date.now()));
+    try {
+      const first = await getOn(socket, '/health/live');
+      expect(first).toMatch(/^http\/1\.1 200/);
+      expect(first).toContain('keep-alive: timeout=65');
+      // Node's default closes it after 5 s (plus its 1 s grace); a balancer that reused it
+      // then would lose the request and answer 502.
+      await new Promise((resolve) => setTimeout(resolve, 6_500));
+      expect(closedAt).toBeNull();
+      expect(await getOn(socket, '/health/live')).toMatch(/^http\/1\.1 200/);
+    } finally {
+      socket.destroy();
+    }
+  }, 15_000);
+
+  it('should answer an upload that outruns REQUEST_TIMEOUT_MS with 408 in the envelope, and remove its copies', async () => {
+    const body = multipart([
+      { name: 'purpose', value: 'user_data' },
+      { name: 'target_model_names', value: 'gpt-4o-mini,gpt-4o' },
+      { name: 'file', filename: 'slow.jsonl', data: jsonlContent(256 * 1024) },
+    ]);
+    const open = openRequest(`${slow.baseUrl}/v1/files`, 'POST', {
+      authorization: slow.bearer('alice'),
+      'content-type': body.contentType,
+    });
+    const started = Date.now();
+    await open.write(body.head);
+    await open.write(body.fileData.subarray(0, 64 * 1024));
+    await waitFor(
+      async () => (await fileRows(slow.dataSource)).length === 1,
+      'the upload to be recorded',
+    );
+    // The rest of the body never comes.
+    const res = await open.response;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
+    expect(expectRawEnvelope(res, 408).code).toBe('invalid_http_request');
+    await waitFor(
+      async () => (await fileRows(slow.dataSource)).length === 0,
+      'the timed-out upload to be dropped',
+    );
+    expect(filesHeld(slow.sims)).toBe(0);
   });
 });
 

@@ -58,6 +58,8 @@ export interface TestAppOptions {
   readonly proxied?: readonly string[];
   /** The gateway reaches PostgreSQL through a TcpProxy (see `databaseProxy`) that can be cut. */
   readonly proxiedDatabase?: boolean;
+  /** REQUEST_TIMEOUT_MS: how long a client has to send a whole request. */
+  readonly requestTimeoutMs?: number;
   /** DRAIN_TIMEOUT_MS: how long in-flight requests may finish on shutdown. */
   readonly drainTimeoutMs?: number;
   readonly maxJsonBodyBytes?: number;
@@ -202,6 +204,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       DATA_DIR: join(tmp, 'data'),
       LOG_LEVEL: options.logLevel ?? 'error',
       UPSTREAM_TIMEOUT_MS: String(options.upstreamTimeoutMs ?? 15_000),
+      ...(options.requestTimeoutMs === undefined
+        ? {}
+        : { REQUEST_TIMEOUT_MS: String(options.requestTimeoutMs) }),
       ...(options.drainTimeoutMs === undefined
         ? {}
         : { DRAIN_TIMEOUT_MS: String(options.drainTimeoutMs) }),

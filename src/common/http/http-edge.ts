@@ -29,6 +29,7 @@ export function installHttpEdge(
   app.useBodyParser('urlencoded', { limit: config.maxJsonBodyBytes, extended: true });
 
   const server: Server = app.getHttpServer();
+  setClientTimeouts(server, config);
   server.on('clientError', answerClientError);
   // With a listener, Node no longer answers an unmet `Expect` with a bare 417 of its own.
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
@@ -44,6 +45,36 @@ export function installHttpEdge(
       ),
     );
   });
+}
+
+/**
+ * Node's defaults suit a server that faces its clients directly, not one behind a load balancer
+ * that takes large uploads:
+ * - keep-alive: Node closes an idle connection after 5 s, while load balancers keep theirs to
+ *   the backend open longer (AWS ALB 60 s) and reuse them; a request the balancer sends just as
+ *   Node closes is lost, and the caller gets a 502 from the balancer. Staying open longer than
+ *   the balancer means it is always the one that closes. `headersTimeout` (how long Node waits
+ *   for a request's headers) stays above it: older Node releases counted a reused connection's
+ *   idle time against it, and the usual advice for Node behind a balancer still sets it so.
+ * - request: Node gives a client 5 min to send a whole request, body included, which cuts off a
+ *   512 MiB upload slower than 1.8 MB/s; an upload that runs out of time is refused with 408
+ *   (answerClientError) and its copies removed, as when the client goes away.
+ */
+function setClientTimeouts(server: Server, config: AppConfig): void {
+  server.keepAliveTimeout = config.keepAliveTimeoutMs;
+  server.headersTimeout = Math.max(server.headersTimeout, config.keepAliveTimeoutMs + 1000);
+  server.requestTimeout = config.requestTimeoutMs;
+  if (config.requestTimeoutMs > 0) {
+    server.headersTimeout = Math.min(server.headersTimeout, config.requestTimeoutMs);
+    // Node checks both limits on this interval (30 s by default; a public property that its
+    // types only know as a createServer option, read when the server starts listening, which
+    // is later): a short limit is then enforced within a quarter of itself.
+    const checked = server as Server & { connectionsCheckingInterval: number };
+    checked.connectionsCheckingInterval = Math.min(
+      checked.connectionsCheckingInterval,
+      Math.max(250, Math.floor(config.requestTimeoutMs / 4)),
+    );
+  }
 }
 
 /**
