@@ -605,6 +605,7 @@ export function gatewayEnv(
     LOG_LEVEL: process.env.GATEWAY_LOG_LEVEL ?? 'warn',
     // What `npm start` and the image set (see the Dockerfile), so the figures are theirs.
     MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+    MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '262144',
   };
   // Only what the benchmark asks for: nothing outside this run is touched by default.
   delete env.DATABASE_URL;
