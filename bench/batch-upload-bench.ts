@@ -37,6 +37,7 @@ import {
   parseFlags,
   positiveInteger,
   progress,
+  resetSims,
   runBench,
   startGateway,
   startSimulator,
@@ -261,16 +262,6 @@ async function simFiles(sim: Sim): Promise<StoredFile[]> {
   return ((await getJson(`${sim.origin}/__sim/state`)) as { files: StoredFile[] }).files;
 }
 
-async function resetSims(sims: readonly Sim[]): Promise<void> {
-  await Promise.all(
-    sims.map(async (sim) => {
-      const res = await request(`${sim.origin}/__sim/reset`, { method: 'POST' });
-      await res.body.dump();
-      if (res.statusCode !== 200) throw new Error(`${sim.child.name}: reset ${res.statusCode}`);
-    }),
-  );
-}
-
 const upstreamModel = (i: number): string => `bench-${i + 1}`;
 
 async function startStack(
@@ -409,15 +400,7 @@ async function runScenario(
   const rows: Row[] = [];
   try {
     for (const purpose of ['user_data', 'batch'] as const) {
-      try {
-        await runOnce(stack, 'undici', purpose, f.warmupPayload, f.warmupPath, stack.warmup);
-      } catch (error) {
-        // Seen on the first upload after the seconds spent building the files (the gateway
-        // closed the client's connection; bench/README.md): not measured, so tried once more,
-        // and said. A measured run that fails stops the benchmark.
-        progress(`[${scenario}] warm-up ${purpose} failed (${String(error)}); trying once more`);
-        await runOnce(stack, 'undici', purpose, f.warmupPayload, f.warmupPath, stack.warmup);
-      }
+      await runOnce(stack, 'undici', purpose, f.warmupPayload, f.warmupPath, stack.warmup);
     }
     for (const client of clients) {
       const row: Row = { scenario, client, runs: { batch: [], user_data: [] } };

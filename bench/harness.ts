@@ -470,6 +470,18 @@ export interface ServerProcess {
 
 export type Sim = ServerProcess;
 
+/** Empties every simulator (files, calls) between runs. */
+export async function resetSims(sims: readonly Sim[]): Promise<void> {
+  await Promise.all(
+    sims.map(async (sim) => {
+      const res = await request(`${sim.origin}/__sim/reset`, { method: 'POST' });
+      await res.body.dump();
+      if (res.statusCode !== 200)
+        throw new Error(`${sim.child.name}: reset answered ${res.statusCode}`);
+    }),
+  );
+}
+
 interface ListeningLine {
   event: 'listening';
   apiBase: string;

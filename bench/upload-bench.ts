@@ -34,6 +34,7 @@ import {
   makeTempDir,
   median,
   progress,
+  resetSims,
   readRss,
   RssSampler,
   runBench,
@@ -537,17 +538,6 @@ async function getJson(url: string): Promise<unknown> {
   const text = await res.body.text();
   if (res.statusCode !== 200) throw new Error(`GET ${url}: HTTP ${res.statusCode}: ${text}`);
   return JSON.parse(text) as unknown;
-}
-
-async function resetSims(sims: readonly Sim[]): Promise<void> {
-  await Promise.all(
-    sims.map(async (sim) => {
-      const res = await request(`${sim.origin}/__sim/reset`, { method: 'POST' });
-      await res.body.dump();
-      if (res.statusCode !== 200)
-        throw new Error(`${sim.child.name}: reset answered ${res.statusCode}`);
-    }),
-  );
 }
 
 /**

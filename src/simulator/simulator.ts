@@ -128,8 +128,11 @@ class Simulator implements SimulatedUpstream {
     this.dialect = options.dialect;
     this.stepMs = options.statusStepMs ?? DEFAULT_STATUS_STEP_MS;
     this.responseStore = new ResponseStore(this.stepMs);
-    // No request timeout: a throttled 1 GiB upload legitimately takes minutes.
-    this.server = createServer({ requestTimeout: 0 }, (req, res) => {
+    // No request timeout: a throttled 1 GiB upload legitimately takes minutes. Idle
+    // connections are kept as long as the gateway keeps its own (KEEP_ALIVE_TIMEOUT_MS), not
+    // Node's 5 s: a client that pauses longer than that (the benchmarks, busy building their
+    // files) found its pooled connection closed and its next POST failed ("other side closed").
+    this.server = createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, (req, res) => {
       this.handle(req, res);
     });
   }
