@@ -19,18 +19,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM ${NODE_IMAGE} AS runtime
-# MALLOC_ARENA_MAX: glibc gives every thread that allocates (libuv's file I/O pool, V8's compiler
-# and GC workers) an arena of its own, which keeps what it once held; two arenas in all took
-# 10-15 MB off the gateway's peak during a 1 GiB upload to three deployments (BENCHMARKS.md).
-# MALLOC_MMAP_THRESHOLD_: glibc raises its mmap threshold to the size of any mapped block freed,
-# so after the first 1 MiB upload buffer is freed the others come from the main heap, which
-# fragments and grows upload after upload; a fixed 256 KiB keeps them in mappings of their own,
-# returned when freed (peak 159-161 MB against 161-180 MB over four 1 GiB uploads).
 ENV NODE_ENV=production \
     PORT=4000 \
-    DATA_DIR=/data \
-    MALLOC_ARENA_MAX=2 \
-    MALLOC_MMAP_THRESHOLD_=262144
+    DATA_DIR=/data
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
@@ -47,6 +38,7 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
 # Migrations run at start-up, one replica at a time (an advisory lock), the same ones on embedded
 # and external PostgreSQL; `node dist/database/migrate.js` runs them alone, as a one-off job
 # before a rolling deployment. Mount the gateway config and point CONFIG_PATH at it (see
-# config/example.yaml; docker-compose.yml does both). The Node flags are npm start's, computed
-# at start because they depend on whether DATABASE_URL is set (scripts/node-flags.js).
-CMD ["sh", "-c", "exec node $(node scripts/node-flags.js) dist/main.js"]
+# config/example.yaml; docker-compose.yml does both). The Node flags and glibc's allocator
+# settings are npm start's, computed at start because the flags depend on whether DATABASE_URL
+# is set (scripts/node-flags.js).
+CMD ["sh", "-c", "exec env $(node scripts/node-flags.js --env) node $(node scripts/node-flags.js) dist/main.js"]

@@ -18,16 +18,23 @@ import { request } from 'undici';
 
 export const ROOT = resolve(__dirname, '..');
 export const GATEWAY_MAIN = join(ROOT, 'dist', 'main.js');
+/** What `node scripts/node-flags.js [--env]` prints, split: npm start's flags, or its environment. */
+function npmStartSettings(...args: string[]): string[] {
+  const script = join(ROOT, 'scripts', 'node-flags.js');
+  return execFileSync(process.execPath, [script, ...args], { encoding: 'utf8' })
+    .split(' ')
+    .filter(Boolean);
+}
+
 /** The flags `npm start` gives the gateway on this Node release, so benchmarks run what users run. */
-const GATEWAY_NODE_FLAGS = execFileSync(
-  process.execPath,
-  [join(ROOT, 'scripts', 'node-flags.js')],
-  {
-    encoding: 'utf8',
-  },
-)
-  .split(' ')
-  .filter(Boolean);
+const GATEWAY_NODE_FLAGS = npmStartSettings();
+/** The environment `npm start` adds (glibc's allocator settings), likewise. */
+const GATEWAY_START_ENV: NodeJS.ProcessEnv = Object.fromEntries(
+  npmStartSettings('--env').map((pair): [string, string] => {
+    const at = pair.indexOf('=');
+    return [pair.slice(0, at), pair.slice(at + 1)];
+  }),
+);
 
 /**
  * Node flags to try on the gateway in every benchmark (e.g. `--max-semi-space-size=8`, or
@@ -615,9 +622,8 @@ export function gatewayEnv(
     // either way; GATEWAY_LOG_LEVEL=info writes them too (to the harness's pipe, as a container
     // runtime reads stdout).
     LOG_LEVEL: process.env.GATEWAY_LOG_LEVEL ?? 'warn',
-    // What `npm start` and the image set (see the Dockerfile), so the figures are theirs.
-    MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
-    MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? '262144',
+    // What `npm start` and the image add (scripts/node-flags.js), so the figures are theirs.
+    ...GATEWAY_START_ENV,
   };
   // Only what the benchmark asks for: nothing outside this run is touched by default.
   delete env.DATABASE_URL;

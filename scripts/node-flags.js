@@ -1,6 +1,8 @@
 // Prints the Node flags the gateway is started with (npm start, npm run start:prod, the Docker
 // image): `node $(node scripts/node-flags.js) dist/main.js`. They depend on the Node release and
 // on whether the embedded database will be used, so they are computed where the gateway starts.
+// With `--env` it prints the environment those starts add instead (`NAME=value ...`, for `env`),
+// glibc's allocator settings below; a value already set in the environment is kept.
 //
 // On Node 22, AsyncLocalStorage (which carries each request's id to every log line written while
 // serving it, and its upstream calls to its access line) is built on async_hooks: a hook runs on
@@ -15,9 +17,26 @@
 // 720-800 MB resident for a moment (PostgreSQL's functions are large), against 229 MB without it
 // (rest 242 -> 194 MB). Baseline code only costs the embedded database 8-28 % of its speed on
 // lists, a fair price for the default a new user meets first; external PostgreSQL loads no WASM.
+//
+// MALLOC_ARENA_MAX: glibc gives every thread that allocates (libuv's file I/O pool, V8's compiler
+// and GC workers) an arena of its own, which keeps what it once held; two arenas in all took
+// 10-15 MB off the gateway's peak during a 1 GiB upload to three deployments (BENCHMARKS.md).
+// MALLOC_MMAP_THRESHOLD_: glibc raises its mmap threshold to the size of any mapped block freed,
+// so after the first 1 MiB upload buffer is freed the others come from the main heap, which
+// fragments and grows upload after upload; a fixed 256 KiB keeps them in mappings of their own,
+// returned when freed (peak 159-161 MB against 161-180 MB over four 1 GiB uploads).
 'use strict';
-const major = Number(process.versions.node.split('.')[0]);
-const flags = [];
-if (major === 22) flags.push('--experimental-async-context-frame');
-if (!process.env.DATABASE_URL) flags.push('--no-wasm-tier-up', '--no-wasm-dynamic-tiering');
-process.stdout.write(flags.join(' '));
+const ALLOCATOR_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '262144' };
+
+if (process.argv[2] === '--env') {
+  const env = Object.entries(ALLOCATOR_ENV).map(([name, value]) => {
+    return `${name}=${process.env[name] || value}`;
+  });
+  process.stdout.write(env.join(' '));
+} else {
+  const major = Number(process.versions.node.split('.')[0]);
+  const flags = [];
+  if (major === 22) flags.push('--experimental-async-context-frame');
+  if (!process.env.DATABASE_URL) flags.push('--no-wasm-tier-up', '--no-wasm-dynamic-tiering');
+  process.stdout.write(flags.join(' '));
+}

@@ -15,6 +15,12 @@ const LOG_LEVEL_NAMES: Readonly<Record<string, LogLevel>> = {
   trace: 'verbose',
 };
 
+/**
+ * KEEP_ALIVE_TIMEOUT_MS's default: above the idle timeout load balancers keep their backend
+ * connections for (AWS ALB: 60 s), so that the balancer is always the side that closes.
+ */
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
 /** Every environment variable the service reads. Nothing outside config/ reads process.env. */
 export interface EnvironmentVariables {
   readonly NODE_ENV: string | null;
@@ -98,7 +104,7 @@ export function parseEnvironment(env: Env, problems: string[]): EnvironmentVaria
     SWEEP_STALE_AFTER_MS: int('SWEEP_STALE_AFTER_MS', 120_000, 1000),
     DRAIN_TIMEOUT_MS: int('DRAIN_TIMEOUT_MS', 30_000, 0),
     DEPLOYMENT_COOLDOWN_MS: int('DEPLOYMENT_COOLDOWN_MS', 30_000, 0),
-    KEEP_ALIVE_TIMEOUT_MS: int('KEEP_ALIVE_TIMEOUT_MS', 65_000, 1000),
+    KEEP_ALIVE_TIMEOUT_MS: int('KEEP_ALIVE_TIMEOUT_MS', DEFAULT_KEEP_ALIVE_TIMEOUT_MS, 1000),
     REQUEST_TIMEOUT_MS: int('REQUEST_TIMEOUT_MS', 3_600_000, 0),
   };
 }

@@ -26,6 +26,15 @@ describe('scripts/node-flags.js', () => {
     expect(flagsFor({ ...base, DATABASE_URL: 'postgres://db/gateway' })).toEqual(releaseFlags);
   });
 
+  it('should print glibc allocator settings with --env, keeping a value already set', () => {
+    const envFor = (env: NodeJS.ProcessEnv): string =>
+      execFileSync(process.execPath, [SCRIPT, '--env'], { env, encoding: 'utf8' });
+    expect(envFor(base)).toBe('MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=262144');
+    expect(envFor({ ...base, MALLOC_ARENA_MAX: '4' })).toBe(
+      'MALLOC_ARENA_MAX=4 MALLOC_MMAP_THRESHOLD_=262144',
+    );
+  });
+
   it('should print flags this Node release accepts', () => {
     const flags = flagsFor(base);
     expect(execFileSync(process.execPath, [...flags, '-p', '1'], { encoding: 'utf8' })).toBe('1\n');

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
+import { DEFAULT_KEEP_ALIVE_TIMEOUT_MS } from '../config/env.schema';
 import { BatchEngine } from './batch-engine';
 import { CONTROL_PREFIX, handleControl } from './control-api';
 import {
@@ -129,10 +130,11 @@ class Simulator implements SimulatedUpstream {
     this.stepMs = options.statusStepMs ?? DEFAULT_STATUS_STEP_MS;
     this.responseStore = new ResponseStore(this.stepMs);
     // No request timeout: a throttled 1 GiB upload legitimately takes minutes. Idle
-    // connections are kept as long as the gateway keeps its own (KEEP_ALIVE_TIMEOUT_MS), not
-    // Node's 5 s: a client that pauses longer than that (the benchmarks, busy building their
-    // files) found its pooled connection closed and its next POST failed ("other side closed").
-    this.server = createServer({ requestTimeout: 0, keepAliveTimeout: 65_000 }, (req, res) => {
+    // connections are kept as long as the gateway keeps its own by default, not Node's 5 s: a
+    // client that pauses longer than that (the benchmarks, busy building their files) found its
+    // pooled connection closed and its next POST failed ("other side closed").
+    const serverOptions = { requestTimeout: 0, keepAliveTimeout: DEFAULT_KEEP_ALIVE_TIMEOUT_MS };
+    this.server = createServer(serverOptions, (req, res) => {
       this.handle(req, res);
     });
   }
