@@ -35,6 +35,7 @@ import {
   median,
   progress,
   resetSims,
+  readPeakRss,
   readRss,
   RssSampler,
   runBench,
@@ -688,6 +689,9 @@ interface ScenarioResult {
   sizes: SizeResult[];
   sdkOrder: SdkOrderResult[];
   lifetimeMaxRss: number | null;
+  /** The gateway's peak RSS (VmHWM) from its start until ready, and over the warm-up uploads. */
+  bootPeakRss: number | null;
+  warmupPeakRss: number | null;
 }
 
 function describe(m: Measurement): string {
@@ -708,7 +712,15 @@ async function runScenario(
     scenario === 'capped' ? ` (each simulator capped at ${rate(options.bandwidth)})` : '';
   progress(`[${scenario}] starting ${SIM_COUNT} simulators and the gateway${capped}`);
   const stack = await startStack(workDir, scenario, options);
-  const result: ScenarioResult = { scenario, sizes: [], sdkOrder: [], lifetimeMaxRss: null };
+  const result: ScenarioResult = {
+    scenario,
+    sizes: [],
+    sdkOrder: [],
+    lifetimeMaxRss: null,
+    // Read before any sampler resets it: until now VmHWM is the start-up's.
+    bootPeakRss: readPeakRss(stack.gateway.pid),
+    warmupPeakRss: null,
+  };
   const hashed = options.provider === 'hash';
   const runs = options.clients.map((client): RunContext => ({ stack, client, workDir, hashed }));
   try {
@@ -716,8 +728,13 @@ async function runScenario(
       `[${scenario}] gateway pid ${stack.gateway.pid} ready at ${stack.gateway.url}; warming up`,
     );
     for (const run of runs) {
-      await runDirect(run, WARMUP_BYTES);
-      await runGateway(run, WARMUP_BYTES, 'fields-first');
+      const warmups = [
+        await runDirect(run, WARMUP_BYTES),
+        await runGateway(run, WARMUP_BYTES, 'fields-first'),
+      ];
+      for (const m of warmups) {
+        result.warmupPeakRss = Math.max(result.warmupPeakRss ?? 0, m.rss.peakBytes);
+      }
     }
     for (const size of options.sizes) {
       const bySize = runs.map((run): SizeResult => ({
@@ -768,7 +785,16 @@ async function runScenario(
     progress(`[${scenario}] FAILED; last output of the processes:\n${logs.join('\n')}`);
     throw error;
   } finally {
-    result.lifetimeMaxRss = await stopStack(stack);
+    // time -v reports the kernel's high-water mark at exit, which each sampler's reset lowered
+    // to its own phase's: the life's peak is the highest of the phases' and of that last one.
+    const phases = [
+      await stopStack(stack),
+      result.bootPeakRss,
+      result.warmupPeakRss,
+      ...result.sizes.flatMap((s) => [...s.direct, ...s.gateway].map((m) => m.rss.peakBytes)),
+      ...result.sdkOrder.map((s) => s.gateway.rss.peakBytes),
+    ].filter((peak): peak is number => peak !== null);
+    result.lifetimeMaxRss = phases.length > 0 ? Math.max(...phases) : null;
   }
   return result;
 }
@@ -891,9 +917,15 @@ function report(
           `(${p1 >= p0 ? '+' : ''}${((p1 / p0 - 1) * 100).toFixed(1)} %) — flat (within ${GOALS.flatTolerance * 100} %): ${verdict(flat)}`,
       );
     }
+    if (r.bootPeakRss !== null && r.warmupPeakRss !== null) {
+      peaks.push(
+        `- ${r.scenario}: gateway peak RSS (kernel VmHWM) from start until ready ${mb(r.bootPeakRss)}, ` +
+          `over the warm-up uploads ${mb(r.warmupPeakRss)}`,
+      );
+    }
     if (r.lifetimeMaxRss !== null) {
       peaks.push(
-        `- ${r.scenario}: gateway max RSS over its whole life (GNU time -v; start-up, warm-up and every run): ${mb(r.lifetimeMaxRss)}`,
+        `- ${r.scenario}: gateway max RSS over its whole life (start-up, warm-up and every run): ${mb(r.lifetimeMaxRss)}`,
       );
     }
   }
