@@ -1,4 +1,6 @@
-// First: tracing (when OTEL_* asks for it) must patch http, express and pg before they load.
+// First: the young generation is held small while the app loads (see holdYoungGeneration).
+import './common/memory/hold-young-generation';
+// Then tracing (when OTEL_* asks for it) must patch http, express and pg before they load.
 import './observability/start-tracing';
 import 'reflect-metadata';
 import { releaseStartupGarbage, setHeapGrowth } from './common/memory/gc';

@@ -1,4 +1,8 @@
 import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ts from 'typescript';
 import { noteAllocatedBuffers, releaseStartupGarbage, SCAVENGE_EVERY_BYTES } from './gc';
 
 /** GC kinds seen while `run` runs (perf_hooks reports each collection after it ends). */
@@ -45,5 +49,41 @@ describe('releaseStartupGarbage', () => {
     expect(kinds).toContain(constants.NODE_PERFORMANCE_GC_MAJOR);
     expect(process.memoryUsage().heapTotal).toBeLessThan(before);
     expect(keep).toHaveLength(0);
+  });
+});
+
+describe('holdYoungGeneration', () => {
+  it('should keep the young generation at its starting size until releaseStartupGarbage', () => {
+    // In a fresh process: Jest's own young generation has grown long before this test runs.
+    const source = readFileSync(join(__dirname, 'gc.ts'), 'utf8');
+    const { outputText } = ts.transpileModule(source, {
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
+    });
+    // Allocation that survives a scavenge or two, as loading modules does.
+    const script = `${outputText}
+      const v8 = require('node:v8');
+      const newSpace = () =>
+        v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
+      const churn = () => {
+        let window = [];
+        for (let i = 0; i < 400000; i++) {
+          window.push({ i, s: 'item ' + i });
+          if (window.length > 50000) window = window.slice(25000);
+        }
+      };
+      exports.holdYoungGeneration();
+      const start = newSpace();
+      churn();
+      const held = newSpace();
+      exports.releaseStartupGarbage();
+      churn();
+      process.stdout.write(JSON.stringify({ start, held, released: newSpace() }));`;
+    const sizes = JSON.parse(
+      execFileSync(process.execPath, ['-'], { input: script, encoding: 'utf8' }),
+    ) as { start: number; held: number; released: number };
+
+    expect(sizes.held).toBeLessThanOrEqual(2 * sizes.start);
+    // Released, the same allocation grows it as V8 always did.
+    expect(sizes.released).toBeGreaterThanOrEqual(8 * sizes.start);
   });
 });
