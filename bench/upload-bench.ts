@@ -589,6 +589,11 @@ interface Measurement {
   wallMs: number;
   /** Upload attempts beyond one per simulator (retried copies). */
   retries: number;
+  /**
+   * Seconds the gateway's spool spent writing the file (its /metrics counter, read before and
+   * after): near the wall time, the spool's disk is what paced the upload. Null for direct runs.
+   */
+  spoolWriteSeconds: number | null;
   cpu: CpuSplit;
   rss: RssSummary;
 }
@@ -607,7 +612,7 @@ async function measured(stack: Stack, upload: () => Promise<number>): Promise<Me
   } finally {
     rss = sampler.stop();
   }
-  return { wallMs, retries: 0, cpu: cpu(), rss };
+  return { wallMs, retries: 0, spoolWriteSeconds: null, cpu: cpu(), rss };
 }
 
 interface RunContext {
@@ -641,6 +646,7 @@ async function runDirect(run: RunContext, size: number): Promise<Measurement> {
 async function runGateway(run: RunContext, size: number, order: FieldOrder): Promise<Measurement> {
   const { stack } = run;
   await resetSims(stack.sims);
+  const spoolBefore = await spoolWriteSeconds(stack.gateway.url);
   const m = await measured(stack, async () => {
     const out = await postMultipart({
       client: run.client,
@@ -666,7 +672,18 @@ async function runGateway(run: RunContext, size: number, order: FieldOrder): Pro
     return out.wallMs;
   });
   m.retries = await verifySims(stack.sims, size, `gateway upload (${order})`, run.hashed);
+  m.spoolWriteSeconds = (await spoolWriteSeconds(stack.gateway.url)) - spoolBefore;
   return m;
+}
+
+/** The gateway's `gateway_upload_spool_write_seconds_total`, from its Prometheus endpoint. */
+async function spoolWriteSeconds(gatewayUrl: string): Promise<number> {
+  const res = await request(`${gatewayUrl}/metrics`);
+  const text = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`GET /metrics: HTTP ${res.statusCode}: ${text}`);
+  const match = /^gateway_upload_spool_write_seconds_total (\S+)$/m.exec(text);
+  if (!match) throw new Error('GET /metrics: no gateway_upload_spool_write_seconds_total');
+  return Number(match[1]);
 }
 
 interface SizeResult {
@@ -694,11 +711,19 @@ interface ScenarioResult {
   warmupPeakRss: number | null;
 }
 
+/** The spool's writing time as a share of the upload's wall time, in per cent. */
+function spoolShare(m: Measurement): string {
+  return `${Math.round(((m.spoolWriteSeconds ?? 0) * 1000 * 100) / m.wallMs)} %`;
+}
+
 function describe(m: Measurement): string {
   return (
     `${(m.wallMs / 1000).toFixed(2)} s, gateway RSS ${mb(m.rss.startBytes)} → ${mb(m.rss.peakBytes)}, ` +
     `CPU s gw ${m.cpu.gateway.toFixed(1)} / sims ${m.cpu.sims.toFixed(1)} / client ${m.cpu.client.toFixed(1)} ` +
     `/ other ${m.cpu.other.toFixed(1)} (steal ${m.cpu.steal.toFixed(1)})` +
+    (m.spoolWriteSeconds === null
+      ? ''
+      : `, spool writing ${m.spoolWriteSeconds.toFixed(1)} s (${spoolShare(m)} of the wall)`) +
     (m.retries > 0 ? `; ${m.retries} RETRIED upload(s)` : '')
   );
 }
@@ -884,6 +909,11 @@ function report(
           `${gatewayWall.toFixed(2)} s${spread(s.gateway)}, ${rate(deliveredRate)}${retried(s.gateway)} | ${ratioCell} | ` +
           `${mb(start)} → ${mb(peak)} ${verdict(peak <= GOALS.peakRssMaxBytes)} | +${mb(peak - start)} | ` +
           `${d.cpu.sims.toFixed(1)} / ${d.cpu.client.toFixed(1)} | ${cpuCell(g)} |`,
+      );
+      const shares = s.gateway.map(spoolShare).join(', ');
+      peaks.push(
+        `- ${r.scenario}, ${s.client}, ${bytes(s.size)}: the gateway's spool was writing the file for ${shares} ` +
+          "of each run's wall time (near 100 %: its disk or page cache paced the upload)",
       );
     }
     for (const s of r.sdkOrder) {

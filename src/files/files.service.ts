@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnModuleInit } from '@nestjs/common';
 import { CacheKeys } from '../cache/cache-keys';
 import { CacheService } from '../cache/cache.service';
 import type { Caller } from '../common/auth/caller';
@@ -26,6 +26,7 @@ import { ManagedObjectsRepository } from '../managed-objects/managed-objects.rep
 import { TERMINAL_STATUSES } from '../managed-objects/object-record';
 import type { Owner } from '../common/auth/ownership';
 import { RefLoaders } from '../managed-refs/ref-loaders';
+import { MetricsService } from '../observability/metrics.service';
 import { noteManagedRefs } from '../observability/request-store';
 import { ProviderError, type ProviderContent } from '../provider-router/provider-client';
 import { ProviderRouterService } from '../provider-router/provider-router.service';
@@ -104,6 +105,7 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
     private readonly ids: IdCodecService,
     private readonly loaders: RefLoaders,
     private readonly objects: ManagedObjectsRepository,
+    @Optional() private readonly metrics?: MetricsService,
   ) {}
 
   onModuleInit(): void {
@@ -124,7 +126,9 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
         },
       );
     }
-    const spool = await SpoolFile.create();
+    const spool = await SpoolFile.create({
+      onWrite: (bytes, seconds) => this.metrics?.spoolWrite(bytes, seconds),
+    });
     const upload = new IncomingUpload(request, spool, this.config.maxUploadBytes);
     // Past the drain limit on shutdown, an upload still running gives up and removes its copies.
     const onShutdown = (): void => upload.stop(this.drain.abandonSignal.reason as Error);

@@ -77,6 +77,16 @@ export class MetricsService {
     labelNames: ['deployment'] as const,
     registers: [this.registry],
   });
+  private readonly spoolWriteSeconds = new Counter({
+    name: 'gateway_upload_spool_write_seconds_total',
+    help: "Time uploads' spools spent writing the incoming files to disk. Growing about as fast as the uploads' own time means the spool's disk (page cache) is what paces them.",
+    registers: [this.registry],
+  });
+  private readonly spoolBytes = new Counter({
+    name: 'gateway_upload_spool_bytes_total',
+    help: "Bytes uploads' spools wrote to disk (each incoming file once, whatever the number of copies).",
+    registers: [this.registry],
+  });
   private readonly cacheLookups = new Counter({
     name: 'gateway_cache_lookups_total',
     help: 'Cache lookups by result, one per key (a lookup that timed out or failed is a miss).',
@@ -159,6 +169,11 @@ export class MetricsService {
 
   uploadedBytes(deployment: string, bytes: number): void {
     this.fanOutBytes.inc({ deployment }, bytes);
+  }
+
+  spoolWrite(bytes: number, seconds: number): void {
+    this.spoolBytes.inc(bytes);
+    this.spoolWriteSeconds.inc(seconds);
   }
 
   cacheLookup(hits: number, misses: number): void {

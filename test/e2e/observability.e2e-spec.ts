@@ -286,6 +286,10 @@ describe('Observability (e2e)', () => {
             }),
         ).toBe(1);
       }
+      // The spool wrote the file once for the four copies, and took some time doing it.
+      const spooled = (name: string): number => valueOf(before, name) - valueOf(before0, name);
+      expect(spooled('gateway_upload_spool_bytes_total')).toBe(content.length);
+      expect(spooled('gateway_upload_spool_write_seconds_total')).toBeGreaterThan(0);
       // No label carries an id.
       const text = (
         await request(t.http).get('/metrics').set('authorization', `Bearer ${METRICS_TOKEN}`)

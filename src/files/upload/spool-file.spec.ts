@@ -139,6 +139,23 @@ describe(SpoolFile.name, () => {
     expect(sha256(held)).toBe(sha256(data));
   });
 
+  it('should tell its observer how many bytes each write took to disk and how long', async () => {
+    const writes: Array<[number, number]> = [];
+    const observed = await SpoolFile.create({
+      onWrite: (bytes, seconds) => writes.push([bytes, seconds]),
+    });
+    try {
+      const data = randomBytes(5 * MiB + 99);
+      await writeSlowly(observed, data, 256 * 1024);
+
+      expect(writes.reduce((n, [bytes]) => n + bytes, 0)).toBe(data.length);
+      expect(writes.every(([, seconds]) => seconds > 0 && seconds < 10)).toBe(true);
+      expect(sha256(await readAll(observed.createReader()))).toBe(sha256(data));
+    } finally {
+      await observed.close();
+    }
+  });
+
   it('should fail readers waiting for more bytes when the upload fails', async () => {
     const reader = spool.createReader();
     const writer = spool.writer();
