@@ -1,6 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
-import { Inject, Injectable, Logger, Optional, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { CacheKeys } from '../cache/cache-keys';
 import { CacheService } from '../cache/cache.service';
 import type { Caller } from '../common/auth/caller';
@@ -92,7 +99,7 @@ export interface FileContent {
 }
 
 @Injectable()
-export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
+export class FilesService implements RefLoader<FileRecord>, OnModuleInit, OnApplicationShutdown {
   readonly kind = 'file' as const;
   private readonly logger = new Logger(FilesService.name);
 
@@ -110,6 +117,11 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit {
 
   onModuleInit(): void {
     this.loaders.register(this);
+  }
+
+  /** The spool files kept for later uploads (SpoolFile.close) are not needed any more. */
+  async onApplicationShutdown(): Promise<void> {
+    await SpoolFile.closeIdle();
   }
 
   /**

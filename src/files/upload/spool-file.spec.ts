@@ -36,6 +36,9 @@ describe(SpoolFile.name, () => {
   afterEach(async () => {
     await spool.close();
   });
+  afterAll(async () => {
+    await SpoolFile.closeIdle();
+  });
 
   it('should give every reader the exact bytes, including readers that follow a live writer', async () => {
     const data = randomBytes(5 * MiB + 12_345);
@@ -137,6 +140,68 @@ describe(SpoolFile.name, () => {
 
     expect(given.sha).toBe(sha256(data));
     expect(sha256(held)).toBe(sha256(data));
+  });
+
+  /** The spool's open file, to tell whether two spools share one (descriptor numbers recur). */
+  function fileOf(of: SpoolFile): FileHandle {
+    return (of as unknown as { handle: FileHandle }).handle;
+  }
+
+  it("should hand a finished upload's file to the next upload, which never sees the old bytes", async () => {
+    const first = randomBytes(5 * MiB + 17);
+    await writeSlowly(spool, first, 256 * 1024);
+    const file = fileOf(spool);
+    await spool.close();
+
+    spool = await SpoolFile.create();
+    const second = randomBytes(2 * MiB + 3);
+    const reader = spool.createReader();
+    const [result] = await Promise.all([readAll(reader), writeSlowly(spool, second, 256 * 1024)]);
+
+    // The same file, overwritten in place: its pages are already the page cache's.
+    expect(fileOf(spool)).toBe(file);
+    expect(result.length).toBe(second.length);
+    expect(sha256(result)).toBe(sha256(second));
+    expect(sha256(await readAll(spool.createReader()))).toBe(sha256(second));
+  });
+
+  it('should refuse late bytes of an upload it has closed, so they cannot land in the next one', async () => {
+    const writer = spool.writer();
+    // The refusal is the write's callback's error; the stream emits it as well.
+    writer.on('error', () => undefined);
+    await new Promise<void>((resolve, reject) =>
+      writer.write(randomBytes(1000), (e) => (e ? reject(e) : resolve())),
+    );
+    await spool.close();
+    const next = await SpoolFile.create();
+    try {
+      const late = new Promise<Error | null | undefined>((resolve) =>
+        writer.write(randomBytes(3 * MiB), resolve),
+      );
+      const data = randomBytes(MiB + 1);
+      await writeSlowly(next, data, 64 * 1024);
+
+      expect(await late).toEqual(new Error('spool closed'));
+      expect(sha256(await readAll(next.createReader()))).toBe(sha256(data));
+    } finally {
+      await next.close();
+    }
+  });
+
+  it('should keep at most two files for later uploads', async () => {
+    await SpoolFile.closeIdle();
+    const spools = [spool, await SpoolFile.create(), await SpoolFile.create()];
+    await Promise.all(spools.map((s) => writeSlowly(s, randomBytes(1000), 1000)));
+    const files = spools.map(fileOf);
+    await Promise.all(spools.map((s) => s.close()));
+
+    const again = [await SpoolFile.create(), await SpoolFile.create(), await SpoolFile.create()];
+    try {
+      const reused = again.map(fileOf).filter((file) => files.includes(file));
+      expect(reused).toHaveLength(2);
+    } finally {
+      await Promise.all(again.map((s) => s.close()));
+    }
   });
 
   it('should tell its observer how many bytes each write took to disk and how long', async () => {

@@ -32,6 +32,11 @@ const MAX_FREE_CHUNKS = MAX_SHARED_CHUNKS + 8;
  * RSS; at four, about the same and 10-15 MB more RSS (BENCHMARKS.md). Noisy, but not worse.
  */
 const WRITE_BUFFER_BYTES = 2 * READ_CHUNK_BYTES;
+/**
+ * Finished uploads' files kept for the next ones (see `close`): one per upload that may run at
+ * once without waiting for a fresh file's pages; more would only hold disk space.
+ */
+const MAX_IDLE_FILES = 2;
 
 /**
  * Told of every write to the spool file: how many bytes, and how long the write took. A spool
@@ -70,8 +75,20 @@ interface Chunk {
  *
  * The file is unlinked as soon as it is opened: the open descriptor keeps it alive, and the
  * kernel frees it when we close it or the process dies, so a crash cannot leave spool files.
+ *
+ * The file itself is reused too: a finished upload's file is kept open for the next upload
+ * (`close`), which overwrites it in place. Writing the body into the page cache is what paces a
+ * large upload (the spool wrote for 88-91 % of a 1 GiB upload's wall time under load,
+ * BENCHMARKS.md), and most of that is the kernel finding fresh pages: on a VM whose freed memory
+ * goes back to the host, 1 GiB into fresh pages took 1.4-1.5 s of system time, over pages the
+ * file already has 0.2 s. A reused file keeps its old size and bytes; readers never read past
+ * what this upload wrote, so the last upload's bytes are never seen.
  */
 export class SpoolFile {
+  /** Files of finished uploads, open and unlinked, most recent last, for the next uploads. */
+  private static readonly idle: Array<{ readonly dir: string; readonly handle: fsp.FileHandle }> =
+    [];
+
   private written = 0;
   private ended = false;
   private failure: Error | null = null;
@@ -82,19 +99,37 @@ export class SpoolFile {
   /** Pooled buffers readers hold, by buffer, so `giveBack` finds their chunk. */
   private readonly lent = new Map<Buffer, Chunk>();
   private readonly pool = new BufferPool(READ_CHUNK_BYTES, MAX_FREE_CHUNKS);
+  /** Reads and writes of the file not yet settled: none may land once another upload has it. */
+  private readonly io = new Set<Promise<unknown>>();
+  /** A write failed: the file is not handed to another upload. */
+  private broken = false;
 
   private constructor(
+    private readonly dir: string,
     private readonly handle: fsp.FileHandle,
     private readonly onWrite: SpoolWriteObserver | undefined,
   ) {}
 
+  /** A spool in `dir` (the system's temporary directory by default): a kept file, or a new one. */
   static async create(
     options: { dir?: string; onWrite?: SpoolWriteObserver } = {},
   ): Promise<SpoolFile> {
-    const path = join(options.dir ?? tmpdir(), `mfg-spool-${randomUUID()}`);
+    const dir = options.dir ?? tmpdir();
+    const kept = SpoolFile.idle.findLastIndex((f) => f.dir === dir);
+    if (kept >= 0) {
+      const [{ handle }] = SpoolFile.idle.splice(kept, 1);
+      return new SpoolFile(dir, handle, options.onWrite);
+    }
+    const path = join(dir, `mfg-spool-${randomUUID()}`);
     const handle = await fs.open(path, 'w+', 0o600);
     await fs.unlink(path);
-    return new SpoolFile(handle, options.onWrite);
+    return new SpoolFile(dir, handle, options.onWrite);
+  }
+
+  /** Closes the files kept for reuse (at shutdown: the process would free them anyway). */
+  static async closeIdle(): Promise<void> {
+    const files = SpoolFile.idle.splice(0);
+    await Promise.allSettled(files.map((f) => f.handle.close()));
   }
 
   get size(): number {
@@ -112,8 +147,13 @@ export class SpoolFile {
       writev: (chunks, callback) => {
         const buffers = chunks.map((c) => c.chunk as Buffer);
         const length = buffers.reduce((n, b) => n + b.length, 0);
+        if (this.closed) {
+          // Late bytes of an upload already given up: the file may be another upload's now.
+          callback(new Error('spool closed'));
+          return;
+        }
         const started = performance.now();
-        this.handle.writev(buffers, this.written).then(
+        this.track(this.handle.writev(buffers, this.written)).then(
           () => {
             this.onWrite?.(length, (performance.now() - started) / 1000);
             this.written += length;
@@ -122,7 +162,10 @@ export class SpoolFile {
             this.wake();
             callback();
           },
-          (error: Error) => callback(error),
+          (error: Error) => {
+            this.broken = true;
+            callback(error);
+          },
         );
       },
       final: (callback) => {
@@ -253,12 +296,11 @@ export class SpoolFile {
   private async readAt(buffer: Buffer, offset: number, length: number): Promise<Buffer> {
     let filled = 0;
     while (filled < length) {
-      const { bytesRead } = await this.handle.read(
-        buffer,
-        filled,
-        length - filled,
-        offset + filled,
+      const { bytesRead } = await this.track(
+        this.handle.read(buffer, filled, length - filled, offset + filled),
       );
+      // Past close the file may hold another upload's bytes: they must reach no reader.
+      if (this.closed) throw new Error('spool closed');
       if (bytesRead === 0)
         throw new Error(`spool file ended at ${offset + filled} of ${this.written}`);
       filled += bytesRead;
@@ -266,6 +308,11 @@ export class SpoolFile {
     return buffer;
   }
 
+  /**
+   * Ends the spool. Its file goes to the next upload once no read or write of this one is in
+   * flight, unless a write failed or enough files are kept already (each holds its size on disk
+   * and, until the kernel needs the memory, in the page cache).
+   */
   async close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
@@ -273,8 +320,22 @@ export class SpoolFile {
       this.shared.clear();
       this.lent.clear();
       this.pool.close();
-      await this.handle.close();
+      await Promise.allSettled([...this.io]);
+      if (!this.broken && SpoolFile.idle.length < MAX_IDLE_FILES) {
+        SpoolFile.idle.push({ dir: this.dir, handle: this.handle });
+      } else {
+        await this.handle.close();
+      }
     }
+  }
+
+  private track<T>(operation: Promise<T>): Promise<T> {
+    this.io.add(operation);
+    const settled = (): void => {
+      this.io.delete(operation);
+    };
+    operation.then(settled, settled);
+    return operation;
   }
 
   private wake(): void {
