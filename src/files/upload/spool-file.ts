@@ -24,19 +24,26 @@ const MAX_SHARED_CHUNKS = 8;
  */
 const MAX_FREE_CHUNKS = MAX_SHARED_CHUNKS + 8;
 /**
- * Body bytes the writer takes in while a write to the file is in flight; past it the upload's
- * socket is paused. At one chunk (1 MiB), a write slower than ~5 ms paced the whole upload: on a
- * VM whose freed memory goes back to the host, a fresh process's first large upload copies into
- * page-cache pages at ~0.55 GB/s, and its 1 GiB to three deployments took 5.6-6.7 s (curl,
- * capped; 5.4 s once warm). At two chunks that first upload took 5.5-6.2 s, with the same peak
- * RSS; at four, about the same and 10-15 MB more RSS (BENCHMARKS.md). Noisy, but not worse.
+ * Incoming bytes the Writable queues while the writer waits (both its buffers busy, or far ahead
+ * of the copies): about one socket read. The writer's two 1 MiB buffers are the real buffer: one
+ * fills while the other is written. (One chunk of buffering behind a write paced a fresh
+ * process's first large upload; two did not, BENCHMARKS.md.)
  */
-const WRITE_BUFFER_BYTES = 2 * READ_CHUNK_BYTES;
+const WRITE_BUFFER_BYTES = 64 * 1024;
 /**
  * Finished uploads' files kept for the next ones (see `close`): one per upload that may run at
  * once without waiting for a fresh file's pages; more would only hold disk space.
  */
 const MAX_IDLE_FILES = 2;
+/**
+ * How far the writer may get ahead of the fastest copy before the upload's socket is paused.
+ * Writing into pages the file already has is quick (see SpoolFile), so the body could come in
+ * far faster than any copy leaves; the bytes in flight between the socket and the disk then
+ * outlive young-generation collections, and glibc's heap grew by ~15 MB per upload holding
+ * them. With no copy started (the file came before the fields naming its targets) only the
+ * disk paces the writer.
+ */
+const MAX_AHEAD_BYTES = 8 * READ_CHUNK_BYTES;
 
 /**
  * Told of every write to the spool file: how many bytes, and how long the write took. A spool
@@ -94,6 +101,10 @@ export class SpoolFile {
   private failure: Error | null = null;
   private waiters: Array<() => void> = [];
   private readers = 0;
+  /** Where each reader is (the offset of its next chunk): the writer keeps near the fastest. */
+  private readonly places = new Set<{ offset: number }>();
+  /** The writer's callback, held while it is far enough ahead of every reader (see MAX_AHEAD_BYTES). */
+  private heldWriter: (() => void) | null = null;
   private closed = false;
   private readonly shared = new Map<number, Chunk>();
   /** Pooled buffers readers hold, by buffer, so `giveBack` finds their chunk. */
@@ -140,38 +151,105 @@ export class SpoolFile {
     return this.ended;
   }
 
-  /** A Writable to pipe the incoming file stream into; backpressure is the disk's pace. */
+  /**
+   * A Writable to pipe the incoming file stream into. The body is copied into 1 MiB buffers as it
+   * arrives, two in turn: one is written to the file while the other fills, and the socket is
+   * paused while both are busy (the disk's pace) or while the writer is far ahead of every copy.
+   *
+   * Copied, not written from the incoming Buffers themselves: those are the HTTP parser's 64 KiB
+   * reads, and kept until their write had finished they outlived young-generation collections,
+   * were promoted, and waited for a whole-heap collection in glibc's heap (which grew by ~15 MB
+   * per upload once writes were quick; BENCHMARKS.md). Copied at once, each dies young.
+   */
   writer(): Writable {
+    let filling: Buffer | null = null;
+    let filled = 0;
+    let writing: Promise<void> | null = null;
+    let writeError: Error | null = null;
+    /** A chunk of the body not copied yet because both buffers were busy, and its callback. */
+    let held: { data: Buffer; at: number; callback: (error?: Error) => void } | null = null;
+
+    const writeOut = (buffer: Buffer, length: number): Promise<void> => {
+      const started = performance.now();
+      const done = this.track(writeFully(this.handle, buffer, length, this.written)).then(
+        () => {
+          this.onWrite?.(length, (performance.now() - started) / 1000);
+          this.written += length;
+          this.pool.giveBack(buffer);
+          writing = null;
+          this.wake();
+          if (held) {
+            const next = held;
+            held = null;
+            take(next.data, next.at, next.callback);
+          }
+        },
+        (error: Error) => {
+          this.broken = true;
+          writeError = error;
+          writing = null;
+          held?.callback(error);
+          held = null;
+        },
+      );
+      writing = done;
+      return done;
+    };
+
+    const take = (data: Buffer, from: number, callback: (error?: Error) => void): void => {
+      if (writeError) {
+        callback(writeError);
+        return;
+      }
+      for (let at = from; at < data.length;) {
+        filling ??= this.pool.take();
+        const copied = data.copy(filling, filled, at);
+        at += copied;
+        filled += copied;
+        if (filled === READ_CHUNK_BYTES) {
+          if (writing) {
+            // Both buffers busy: the rest of this piece waits for the write in flight.
+            held = { data, at, callback };
+            return;
+          }
+          void writeOut(filling, filled);
+          filling = null;
+          filled = 0;
+        }
+      }
+      // The incoming Buffer is garbage from here on.
+      noteAllocatedBuffers(data.length);
+      if (this.farAhead()) this.heldWriter = () => callback();
+      else callback();
+    };
+
     return new Writable({
       highWaterMark: WRITE_BUFFER_BYTES,
-      writev: (chunks, callback) => {
-        const buffers = chunks.map((c) => c.chunk as Buffer);
-        const length = buffers.reduce((n, b) => n + b.length, 0);
+      write: (data: Buffer, _encoding, callback) => {
         if (this.closed) {
           // Late bytes of an upload already given up: the file may be another upload's now.
           callback(new Error('spool closed'));
           return;
         }
-        const started = performance.now();
-        this.track(this.handle.writev(buffers, this.written)).then(
-          () => {
-            this.onWrite?.(length, (performance.now() - started) / 1000);
-            this.written += length;
-            // The incoming body's Buffers (the HTTP parser allocates one per chunk) die here.
-            noteAllocatedBuffers(length);
-            this.wake();
-            callback();
-          },
-          (error: Error) => {
-            this.broken = true;
-            callback(error);
-          },
-        );
+        take(data, 0, callback);
       },
       final: (callback) => {
-        this.ended = true;
-        this.wake();
-        callback();
+        // A function, so that the compiler does not take it as unchanged across the awaits.
+        const failed = (): Error | null => writeError;
+        const finish = async (): Promise<void> => {
+          await writing;
+          if (filling && filled > 0 && !failed()) await writeOut(filling, filled);
+          else if (filling) this.pool.giveBack(filling);
+          filling = null;
+          const error = failed();
+          if (error) throw error;
+          this.ended = true;
+          this.wake();
+        };
+        finish().then(
+          () => callback(),
+          (error: Error) => callback(error),
+        );
       },
     });
   }
@@ -187,12 +265,15 @@ export class SpoolFile {
   /** A stream of the whole file from byte 0, following the writer until it ends. */
   createReader(): Readable {
     this.readers++;
-    let offset = 0;
+    const place = { offset: 0 };
+    this.places.add(place);
     let released = false;
     const release = (): void => {
       if (!released) {
         released = true;
         this.readers--;
+        this.places.delete(place);
+        this.resumeWriter();
       }
     };
     const stream: Readable = new Readable({
@@ -203,12 +284,13 @@ export class SpoolFile {
             stream.destroy(this.failure);
             return;
           }
-          const length = Math.min(READ_CHUNK_BYTES, this.written - offset);
+          const length = Math.min(READ_CHUNK_BYTES, this.written - place.offset);
           if (length === READ_CHUNK_BYTES || (this.ended && length > 0)) {
-            const chunk = this.chunk(offset, length);
+            const chunk = this.chunk(place.offset, length);
             chunk.bytes.then(
               (buffer) => {
-                offset += buffer.length;
+                place.offset += buffer.length;
+                this.resumeWriter();
                 stream.push(buffer);
               },
               (error: Error) => stream.destroy(error),
@@ -317,6 +399,7 @@ export class SpoolFile {
     if (!this.closed) {
       this.closed = true;
       this.fail(new Error('spool closed'));
+      this.resumeWriter();
       this.shared.clear();
       this.lent.clear();
       this.pool.close();
@@ -338,11 +421,40 @@ export class SpoolFile {
     return operation;
   }
 
+  /** True while every reader is MAX_AHEAD_BYTES or more behind what has been written. */
+  private farAhead(): boolean {
+    if (this.places.size === 0) return false;
+    let fastest = 0;
+    for (const place of this.places) fastest = Math.max(fastest, place.offset);
+    return this.written - fastest >= MAX_AHEAD_BYTES;
+  }
+
+  private resumeWriter(): void {
+    if (this.heldWriter && (!this.farAhead() || this.closed)) {
+      const resume = this.heldWriter;
+      this.heldWriter = null;
+      resume();
+    }
+  }
+
   private wake(): void {
     const waiters = this.waiters;
     this.waiters = [];
     for (const waiter of waiters) {
       waiter();
     }
+  }
+}
+
+/** Writes `length` bytes of `buffer` at `position`, however many calls the kernel needs. */
+async function writeFully(
+  handle: fsp.FileHandle,
+  buffer: Buffer,
+  length: number,
+  position: number,
+): Promise<void> {
+  for (let done = 0; done < length;) {
+    const { bytesWritten } = await handle.write(buffer, done, length - done, position + done);
+    done += bytesWritten;
   }
 }
