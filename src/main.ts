@@ -1,5 +1,5 @@
 // First: the young generation is held small while the app loads (see holdYoungGeneration).
-import './common/memory/hold-young-generation';
+import { releaseStartupHold } from './common/memory/hold-young-generation';
 // Then tracing (when OTEL_* asks for it) must patch http, express and pg before they load.
 import './observability/start-tracing';
 import 'reflect-metadata';
@@ -25,6 +25,7 @@ async function bootstrap(): Promise<void> {
     process.once('beforeExit', () => void Promise.all(demo.upstreams.map((u) => u.close())));
   }
   releaseStartupGarbage();
+  releaseStartupHold();
   await app.listen(config.port);
   const database =
     config.database.kind === 'embedded' ? `embedded PostgreSQL in ${config.dataDir}` : 'PostgreSQL';

@@ -12,6 +12,7 @@ import { CacheKeys } from '../cache/cache-keys';
 import { CacheService } from '../cache/cache.service';
 import type { Caller } from '../common/auth/caller';
 import { BufferPool } from '../common/memory/buffer-pool';
+import { holdYoungGeneration } from '../common/memory/gc';
 import {
   ApiError,
   ClientClosedRequestError,
@@ -141,6 +142,8 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit, OnAppl
     const spool = await SpoolFile.create({
       onWrite: (bytes, seconds) => this.metrics?.spoolWrite(bytes, seconds),
     });
+    // No growth of the young generation for an upload's scavenges (see holdYoungGeneration).
+    const releaseHold = holdYoungGeneration();
     const upload = new IncomingUpload(request, spool, this.config.maxUploadBytes);
     // Past the drain limit on shutdown, an upload still running gives up and removes its copies.
     const onShutdown = (): void => upload.stop(this.drain.abandonSignal.reason as Error);
@@ -157,6 +160,7 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit, OnAppl
     } finally {
       this.drain.abandonSignal.removeEventListener('abort', onShutdown);
       await spool.close();
+      releaseHold();
     }
   }
 

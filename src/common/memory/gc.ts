@@ -51,28 +51,41 @@ export function noteAllocatedBuffers(bytes: number): void {
  */
 export function releaseStartupGarbage(): void {
   gc()?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
-  setFlagsFromString(`--semi-space-growth-factor=${DEFAULT_SEMI_SPACE_GROWTH_FACTOR}`);
 }
 
-/** V8's own `--semi-space-growth-factor`: what releaseStartupGarbage restores. */
+/** V8's own `--semi-space-growth-factor`: what the last hold's release restores. */
 const DEFAULT_SEMI_SPACE_GROWTH_FACTOR = 2;
+let youngGenerationHolds = 0;
 
 /**
- * Keeps V8's young generation at its starting size (1 MB per semi-space) until
- * releaseStartupGarbage: main.ts calls it before it loads the app.
+ * Keeps V8's young generation at the size it has now, for as long as any hold is kept; returns
+ * the hold's release. Holds are counted, so that uploads running at once each hold it.
  *
- * Why: loading the app compiles ~1,600 modules, and that much allocation that survives one
- * scavenge (module sources, function metadata) makes V8 double the young generation each time,
- * to its 2 x 16 MB maximum; with the old generation's garbage on top the heap reached 101-105 MB
- * committed before Nest had built anything, and the gateway's peak RSS of its whole life was its
- * start-up, 150-158 MB (VmHWM), above anything a 1 GiB upload to three deployments reached
- * afterwards. Held at 1 MB the heap loads the same modules in 47-51 MB: start-up peak 131 MB,
- * ~0.1 s more start-up (more scavenges, each small), the same RSS at rest. V8 reads the factor
- * each time it would grow the space, so the default set back afterwards lets uploads size it as
- * they always did.
+ * Start-up (main.ts takes the first hold before it loads the app): loading ~1,600 modules is
+ * much allocation that survives a scavenge (module sources, function metadata), and V8 doubled
+ * the young generation each time, to its 2 x 16 MB maximum; with the old generation's garbage
+ * on top the heap reached 101-105 MB committed before Nest had built anything, and the
+ * gateway's peak RSS of its whole life was its start-up, 150-158 MB (VmHWM). Held at 1 MB the
+ * heap loads the same modules in 47-51 MB: start-up peak 131 MB, ~0.1 s more start-up.
+ *
+ * Uploads (FilesService.create holds it while one runs): the spool asks for a scavenge every
+ * SCAVENGE_EVERY_BYTES, and V8 grows the young generation once the bytes that survived its
+ * scavenges since the last growth exceed its size; a few KB of live upload state per scavenge
+ * did that upload after upload (new space 16 -> 32 -> 64 MB committed over four 1 GiB uploads,
+ * +20-30 MB of RSS; BENCHMARKS.md). Not held for good: the chat path then ran at 1,068 req/s
+ * instead of 1,581 (`bench:chat`, the young generation held at 1 MB). Once no hold is kept, V8
+ * sizes it as it always did.
  */
-export function holdYoungGeneration(): void {
-  setFlagsFromString('--semi-space-growth-factor=1');
+export function holdYoungGeneration(): () => void {
+  if (youngGenerationHolds++ === 0) setFlagsFromString('--semi-space-growth-factor=1');
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    if (--youngGenerationHolds === 0) {
+      setFlagsFromString(`--semi-space-growth-factor=${DEFAULT_SEMI_SPACE_GROWTH_FACTOR}`);
+    }
+  };
 }
 
 /**
