@@ -147,6 +147,27 @@ describe('Files API (e2e)', () => {
       expect(await copyRows(t.dataSource)).toHaveLength(4);
     });
 
+    it('should give a file uploaded after a larger one exactly its own bytes, on every deployment', async () => {
+      // The spool's file is reused from upload to upload (SpoolFile): the larger upload's bytes
+      // past the smaller one's end must reach no copy.
+      const large = randomBytes(3 * 1024 * 1024 + 5);
+      await uploadOk(t, { data: large, user: 'alice', filename: 'large.jsonl' });
+      const small = jsonlContent(20);
+      const file = await uploadOk(t, { data: small, user: 'bob', filename: 'small.jsonl' });
+
+      expectFileObject(file, small, 'small.jsonl');
+      for (const id of ALL_DEPLOYMENT_IDS) {
+        const copies = [...t.sims[id].files.values()].filter((f) =>
+          f.filename.endsWith('__small.jsonl'),
+        );
+        expect(copies.map((c) => [id, c.bytes, c.sha256])).toEqual([
+          [id, small.length, sha256(small)],
+        ]);
+      }
+      const content = await binaryBody(get(t, `/v1/files/${file.id}/content`, 'bob'));
+      expect((content.body as Buffer).equals(small)).toBe(true);
+    });
+
     it('should accept the text fields after the file part (the Node SDK order)', async () => {
       const data = jsonlContent(300);
       const file = await uploadOk(t, { data, fieldsFirst: false });
