@@ -9,7 +9,7 @@ import type { AppConfig } from './config/app-config';
 import { buildDataSourceOptions } from './database/data-source-options';
 import { createRootLogger } from './observability/logger';
 import { PinoLoggerService } from './observability/pino-logger.service';
-import { setupSwagger } from './swagger';
+import { installApiDocs } from './api-docs/api-docs';
 
 export interface CreateAppOptions {
   /** Where log lines go instead of stdout (the e2e tests read them). */
@@ -57,7 +57,7 @@ export async function createApp(
         maxAge: 600,
       });
     }
-    setupSwagger(app);
+    installApiDocs(app);
     return app;
   } catch (error) {
     await database.embedded?.close();

@@ -9,7 +9,7 @@ import {
   ApiParam,
   ApiProduces,
   ApiTags,
-} from '@nestjs/swagger';
+} from '../api-docs/decorators';
 import type { Response } from 'express';
 import type { Caller } from '../common/auth/caller';
 import { CurrentCaller } from '../common/auth/current-caller.decorator';

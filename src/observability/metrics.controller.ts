@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Controller, Get, Headers, Inject, Res } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { ApiExcludeController } from '../api-docs/decorators';
 import type { Response } from 'express';
 import { sha256 } from '../common/auth/digest';
 import { Public } from '../common/auth/public.decorator';

@@ -1055,6 +1055,15 @@ describe('Files API (e2e)', () => {
       expect(Object.keys(paths['/v1/files']).sort()).toEqual(['get', 'post']);
       expect(Object.keys(paths['/v1/files/{file_id}']).sort()).toEqual(['delete', 'get']);
       expect(Object.keys(paths['/v1/files/{file_id}/content'])).toEqual(['get']);
+
+      // Swagger UI's own assets and the YAML form come from the same lazily loaded docs.
+      const css = await request(t.http).get('/docs/swagger-ui.css');
+      expect(css.status).toBe(200);
+      expect(css.headers['content-type']).toMatch(/text\/css/);
+      const yaml = await request(t.http).get('/docs-yaml');
+      expect(yaml.status).toBe(200);
+      expect(yaml.text).toContain('/v1/files/{file_id}/content:');
+      expectEnvelope(await request(t.http).get('/docs/no-such-asset.js'), 404);
     });
   });
 });

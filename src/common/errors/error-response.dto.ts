@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiExtraModels, ApiProperty, ApiResponse, getSchemaPath } from '@nestjs/swagger';
+import { ApiProperty, docDecorator } from '../../api-docs/decorators';
 
 class ErrorDetailDto {
   @ApiProperty()
@@ -36,14 +36,18 @@ const DESCRIPTIONS: Readonly<Record<number, string>> = {
  * is explicit: a route that streams content (`@ApiProduces`) still answers errors as JSON.
  */
 export function ApiErrorResponses(...statuses: number[]): MethodDecorator & ClassDecorator {
-  return applyDecorators(
-    ApiExtraModels(ErrorResponseDto),
-    ...statuses.map((status) =>
-      ApiResponse({
-        status,
-        description: DESCRIPTIONS[status] ?? 'Error',
-        content: { 'application/json': { schema: { $ref: getSchemaPath(ErrorResponseDto) } } },
-      }),
+  return docDecorator((swagger) =>
+    applyDecorators(
+      swagger.ApiExtraModels(ErrorResponseDto),
+      ...statuses.map((status) =>
+        swagger.ApiResponse({
+          status,
+          description: DESCRIPTIONS[status] ?? 'Error',
+          content: {
+            'application/json': { schema: { $ref: swagger.getSchemaPath(ErrorResponseDto) } },
+          },
+        }),
+      ),
     ),
   );
 }

@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '../../api-docs/decorators';
 import { UPLOAD_PURPOSES } from '../upload/create-file-fields';
 
 /**

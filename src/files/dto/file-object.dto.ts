@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '../../api-docs/decorators';
 import { FILE_OBJECT_PURPOSES } from '../upload/create-file-fields';
 
 /** OpenAI's `OpenAIFile`. */
