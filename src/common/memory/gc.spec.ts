@@ -83,14 +83,27 @@ describe('holdYoungGeneration', () => {
       releaseUpload();
       churn();
       process.stdout.write(JSON.stringify({ start, held, oneLeft, released: newSpace() }));`;
-    const sizes = JSON.parse(
-      execFileSync(process.execPath, ['-'], { input: script, encoding: 'utf8' }),
-    ) as { start: number; held: number; oneLeft: number; released: number };
+    // The median of five fresh processes: now and then V8 grows a held young generation a few
+    // pages anyway (seen in ~3 % of runs, to at most 7 MB, on a loaded machine); the hold's
+    // effect is what every process shows, 2 MB held against 32 MB released.
+    const runs = Array.from(
+      { length: 5 },
+      () =>
+        JSON.parse(execFileSync(process.execPath, ['-'], { input: script, encoding: 'utf8' })) as {
+          start: number;
+          held: number;
+          oneLeft: number;
+          released: number;
+        },
+    );
+    const median = (key: keyof (typeof runs)[number]): number =>
+      runs.map((run) => run[key]).sort((a, b) => a - b)[2];
+    const start = median('start');
 
-    expect(sizes.held).toBeLessThanOrEqual(2 * sizes.start);
+    expect(median('held')).toBeLessThanOrEqual(2 * start);
     // One of two holds released (twice: a release counts once): still held.
-    expect(sizes.oneLeft).toBeLessThanOrEqual(2 * sizes.start);
+    expect(median('oneLeft')).toBeLessThanOrEqual(2 * start);
     // All released, the same allocation grows it as V8 always did.
-    expect(sizes.released).toBeGreaterThanOrEqual(8 * sizes.start);
+    expect(median('released')).toBeGreaterThanOrEqual(8 * start);
   });
 });
