@@ -3,7 +3,7 @@ import { releaseStartupHold } from './common/memory/hold-young-generation';
 // Then tracing (when OTEL_* asks for it) must patch http, express and pg before they load.
 import './observability/start-tracing';
 import 'reflect-metadata';
-import { releaseStartupGarbage, setHeapGrowth } from './common/memory/gc';
+import { releaseGarbage, setHeapGrowth } from './common/memory/gc';
 import { ConfigError } from './config/config-error';
 import { databaseConfigFromEnv } from './config/database-config';
 import { loadAppConfig, usesDemoConfig } from './config/load-app-config';
@@ -24,7 +24,7 @@ async function bootstrap(): Promise<void> {
     app.enableShutdownHooks();
     process.once('beforeExit', () => void Promise.all(demo.upstreams.map((u) => u.close())));
   }
-  releaseStartupGarbage();
+  releaseGarbage();
   releaseStartupHold();
   await app.listen(config.port);
   const database =

@@ -12,7 +12,11 @@ import { CacheKeys } from '../cache/cache-keys';
 import { CacheService } from '../cache/cache.service';
 import type { Caller } from '../common/auth/caller';
 import { BufferPool } from '../common/memory/buffer-pool';
-import { holdYoungGeneration } from '../common/memory/gc';
+import {
+  holdYoungGeneration,
+  RELEASE_GARBAGE_AFTER_BYTES,
+  releaseGarbageOnceIdle,
+} from '../common/memory/gc';
 import {
   ApiError,
   ClientClosedRequestError,
@@ -160,6 +164,7 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit, OnAppl
     } finally {
       this.drain.abandonSignal.removeEventListener('abort', onShutdown);
       await spool.close();
+      if (spool.size >= RELEASE_GARBAGE_AFTER_BYTES) releaseGarbageOnceIdle();
       releaseHold();
     }
   }
