@@ -39,6 +39,6 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
 # and external PostgreSQL; `node dist/database/migrate.js` runs them alone, as a one-off job
 # before a rolling deployment. Mount the gateway config and point CONFIG_PATH at it (see
 # config/example.yaml; docker-compose.yml does both). The Node flags and glibc's allocator
-# settings are npm start's, computed at start because the flags depend on whether DATABASE_URL
-# is set (scripts/node-flags.js).
+# settings are npm start's, printed by the one script that holds them and says why
+# (scripts/node-flags.js), so the image and npm start cannot drift apart.
 CMD ["sh", "-c", "exec env $(node scripts/node-flags.js --env) node $(node scripts/node-flags.js) dist/main.js"]

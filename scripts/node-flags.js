@@ -1,6 +1,6 @@
 // Prints the Node flags the gateway is started with (npm start, npm run start:prod, the Docker
-// image): `node $(node scripts/node-flags.js) dist/main.js`. They depend on the Node release and
-// on whether the embedded database will be used, so they are computed where the gateway starts.
+// image): `node $(node scripts/node-flags.js) dist/main.js`. They depend on the Node release, so
+// they are computed where the gateway starts.
 // With `--env` it prints the environment those starts add instead (`NAME=value ...`, for `env`),
 // glibc's allocator settings below; a value already set in the environment is kept.
 //
@@ -11,12 +11,20 @@
 // has that implementation behind this flag (from 24 it is the default and the flag is gone; Node
 // 24 and later reject it, so it is printed for 22 only).
 //
-// Without DATABASE_URL the gateway runs PostgreSQL compiled to WASM (PGlite) in its own process.
-// V8 first compiles WASM with its baseline compiler (Liftoff) and recompiles hot functions with
-// its optimizing one (TurboFan); on Node 24 that recompilation during boot took the process to
-// 720-800 MB resident for a moment (PostgreSQL's functions are large), against 229 MB without it
-// (rest 242 -> 194 MB). Baseline code only costs the embedded database 8-28 % of its speed on
-// lists, a fair price for the default a new user meets first; external PostgreSQL loads no WASM.
+// WebAssembly without tier-up: V8 first compiles WASM with its baseline compiler (Liftoff) and
+// recompiles hot functions with its optimizing one (TurboFan); the flags keep the baseline code.
+// - Without DATABASE_URL the gateway runs PostgreSQL compiled to WASM (PGlite) in its own
+//   process; on Node 24 that recompilation during boot took the process to 720-800 MB resident
+//   for a moment (PostgreSQL's functions are large), against 229 MB without it (rest 242 -> 194
+//   MB). Baseline code only costs the embedded database 8-28 % of its speed on lists, a fair
+//   price for the default a new user meets first.
+// - On PostgreSQL the WASM is undici's HTTP parser (llhttp) and the batch line scanner's string
+//   reader: recompiling llhttp on the first upload allocated 22 MB at once and left glibc's heap
+//   8 MB larger for good, the highest point of a gateway's first 1 GiB upload (warm-up peak 153
+//   -> 131 MB). Baseline llhttp costs nothing measurable: an undici client reading 21-event SSE
+//   responses used 234-242 us of CPU per response either way, bench:chat's file and stream cases
+//   moved within their run-to-run noise, and the scanner checked a 109 MB batch file no slower
+//   (BENCHMARKS.md).
 //
 // MALLOC_ARENA_MAX: glibc gives every thread that allocates (libuv's file I/O pool, V8's compiler
 // and GC workers) an arena of its own, which keeps what it once held; two arenas in all took
@@ -37,6 +45,6 @@ if (process.argv[2] === '--env') {
   const major = Number(process.versions.node.split('.')[0]);
   const flags = [];
   if (major === 22) flags.push('--experimental-async-context-frame');
-  if (!process.env.DATABASE_URL) flags.push('--no-wasm-tier-up', '--no-wasm-dynamic-tiering');
+  flags.push('--no-wasm-tier-up', '--no-wasm-dynamic-tiering');
   process.stdout.write(flags.join(' '));
 }

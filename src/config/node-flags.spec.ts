@@ -14,16 +14,10 @@ describe('scripts/node-flags.js', () => {
   const major = Number(process.versions.node.split('.')[0]);
   const releaseFlags = major === 22 ? ['--experimental-async-context-frame'] : [];
 
-  it('should keep the embedded database on baseline WASM code when DATABASE_URL is unset', () => {
-    expect(flagsFor(base)).toEqual([
-      ...releaseFlags,
-      '--no-wasm-tier-up',
-      '--no-wasm-dynamic-tiering',
-    ]);
-  });
-
-  it('should add no WASM flags with external PostgreSQL', () => {
-    expect(flagsFor({ ...base, DATABASE_URL: 'postgres://db/gateway' })).toEqual(releaseFlags);
+  it('should keep WebAssembly on baseline code, on the embedded database and on PostgreSQL', () => {
+    const baseline = [...releaseFlags, '--no-wasm-tier-up', '--no-wasm-dynamic-tiering'];
+    expect(flagsFor(base)).toEqual(baseline);
+    expect(flagsFor({ ...base, DATABASE_URL: 'postgres://db/gateway' })).toEqual(baseline);
   });
 
   it('should print glibc allocator settings with --env, keeping a value already set', () => {
