@@ -14,9 +14,12 @@ import { noteAllocatedBuffers } from '../../common/memory/gc';
 export const READ_CHUNK_BYTES = 1024 * 1024;
 /**
  * Chunks kept for readers that have not taken them yet. A reader further behind than this
- * reads its own; the bound is what one lagging or restarted copy can hold in memory.
+ * reads its own (from the page cache); the bound is what one lagging or restarted copy can hold
+ * in memory. Copies of a live upload drift up to 13-14 chunks apart now and then; keeping 4
+ * instead of 8 took 3-5 MB off every upload's peak (1 GiB to three deployments on PostgreSQL +
+ * Redis: 144-147 MB against 149-152) at the same walls (BENCHMARKS.md).
  */
-const MAX_SHARED_CHUNKS = 8;
+const MAX_SHARED_CHUNKS = 4;
 /**
  * Chunk buffers given back (see `giveBack`) and kept to carry later chunks. Enough for the chunks
  * that are in flight at once (the shared ones, plus about two per copy: one being written out,
