@@ -107,6 +107,8 @@ interface Options {
   cpuProfDir: string | null;
   /** External PostgreSQL for the gateway; null: the embedded default (PGlite in DATA_DIR). */
   databaseUrl: string | null;
+  /** Redis for the gateway's cache (production's shape); null: the in-memory cache. */
+  redisUrl: string | null;
   clients: ClientName[];
   /** The dialect of each of the SIM_COUNT simulators; the direct upload goes to the first. */
   deployments: SimDialect[];
@@ -126,6 +128,8 @@ const USAGE = `Usage: npm run bench:upload -- [options]
   --cpu-prof DIR         run the gateway and simulators with --cpu-prof, writing to DIR
   --database-url URL     the gateway uses this (empty, dedicated) PostgreSQL instead of the
                          embedded default, to see the gateway's own footprint without PGlite
+  --redis-url URL        the gateway caches in this Redis (with --database-url: production's
+                         shape) instead of its in-memory cache
   --client LIST          undici, curl, or undici,curl (default undici): who uploads, direct
                          and through the gateway (curl -F reads the payload from a file)
   --deployments LIST     the ${SIM_COUNT} simulators' dialects, e.g. openai,openai,azure
@@ -146,6 +150,7 @@ function parseArgs(argv: readonly string[]): Options {
     timeV: existsSync(GNU_TIME),
     cpuProfDir: null,
     databaseUrl: null,
+    redisUrl: null,
     clients: ['undici'],
     deployments: Array.from({ length: SIM_COUNT }, (): SimDialect => 'openai'),
     provider: 'hash',
@@ -194,6 +199,9 @@ function parseArgs(argv: readonly string[]): Options {
         break;
       case '--database-url':
         options.databaseUrl = value();
+        break;
+      case '--redis-url':
+        options.redisUrl = value();
         break;
       case '--client':
       case '--clients':
@@ -305,9 +313,9 @@ function childPids(pid: number): number[] {
   }
 }
 
-/** The gateway's store: the embedded database, or the given PostgreSQL; never Redis. */
-function storeOf(options: Options): { databaseUrl: string | null; redisUrl: null } {
-  return { databaseUrl: options.databaseUrl, redisUrl: null };
+/** The gateway's store: the embedded database or the given PostgreSQL, and Redis if given. */
+function storeOf(options: Options): { databaseUrl: string | null; redisUrl: string | null } {
+  return { databaseUrl: options.databaseUrl, redisUrl: options.redisUrl };
 }
 
 /**
@@ -1012,7 +1020,8 @@ async function main(): Promise<void> {
     `\n## Upload benchmark — ${started.toISOString()}\n\n` +
       `node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ` +
       `${(totalmem() / GiB).toFixed(0)} GiB RAM, load average at start ${load.join(' ')}; ` +
-      `gateway database: ${options.databaseUrl === null ? 'embedded (PGlite)' : 'external PostgreSQL'}; ` +
+      `gateway database: ${options.databaseUrl === null ? 'embedded (PGlite)' : 'external PostgreSQL'}, ` +
+      `${options.redisUrl === null ? 'in-memory cache' : 'Redis cache'}; ` +
       `deployments ${options.deployments.join(', ')}; simulators ${options.provider === 'hash' ? 'sha256-hash' : 'only count'} what they receive\n\n` +
       `${report(results, options, firstBootRss)}\n`,
   );
