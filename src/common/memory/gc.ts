@@ -58,7 +58,7 @@ export function releaseGarbage(): void {
 
 /**
  * An upload of at least this many bytes asks for releaseGarbage once no upload runs: below it
- * the collection's pause (60-70 ms) would cost more than the few MB it gives back.
+ * the collection's pause (60-120 ms, measured) would cost more than the few MB it gives back.
  */
 export const RELEASE_GARBAGE_AFTER_BYTES = 256 * 1024 * 1024;
 
@@ -71,8 +71,8 @@ let garbagePending = false;
  * Why: a 1 GiB upload leaves the heap and glibc's arenas 10-20 MB above where they were (old
  * space promoted from the body's Buffers, the old generation's limit raised), and V8 does not
  * shrink them on an idle process; the next upload then starts from there. Measured on
- * PostgreSQL, 1 GiB to three deployments, six uploads: RSS between uploads 120-127 MB with it,
- * the highest upload peak 147 MB against 152-153 without (BENCHMARKS.md).
+ * PostgreSQL, 1 GiB to three deployments, six uploads: RSS right after it 120-127 MB, and the
+ * highest upload peak 147 MB against 152-153 without (BENCHMARKS.md).
  */
 export function releaseGarbageOnceIdle(): void {
   garbagePending = true;
