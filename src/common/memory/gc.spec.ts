@@ -12,29 +12,26 @@ import {
   SCAVENGE_EVERY_BYTES,
 } from './gc';
 
-type GcEntry = PerformanceEntry & { detail?: { kind: number; flags: number } };
-
 /**
- * GCs seen while `run` runs and 50 ms after. perf_hooks reports a collection on the turn of the
- * event loop after it ends; a collection that outlasts the 50 ms (this file's heap holds the
+ * GC kinds seen while `run` runs and 50 ms after. perf_hooks reports a collection on the turn of
+ * the event loop after it ends; a collection that outlasts the 50 ms (this file's heap holds the
  * TypeScript compiler) blocks the loop, so the second wait starts after it and sees its report.
  */
-async function gcEntriesDuring(run: () => void): Promise<GcEntry[]> {
-  const entries: GcEntry[] = [];
+async function collectionsDuring(run: () => void): Promise<number[]> {
+  const kinds: number[] = [];
   const observer = new PerformanceObserver((list) => {
-    entries.push(...(list.getEntries() as GcEntry[]));
+    for (const entry of list.getEntries() as Array<
+      PerformanceEntry & { detail?: { kind: number } }
+    >) {
+      kinds.push(entry.detail?.kind ?? -1);
+    }
   });
   observer.observe({ entryTypes: ['gc'] });
   run();
   await new Promise((resolve) => setTimeout(resolve, 50));
   await new Promise((resolve) => setTimeout(resolve, 10));
   observer.disconnect();
-  return entries;
-}
-
-/** GC kinds seen while `run` runs. */
-async function collectionsDuring(run: () => void): Promise<number[]> {
-  return (await gcEntriesDuring(run)).map((entry) => entry.detail?.kind ?? -1);
+  return kinds;
 }
 
 /**
