@@ -413,7 +413,7 @@ async function runScenario(
           progress(
             `[${scenario}] ${client} ${purpose} run ${i + 1}/${options.repeat}: ` +
               `${(m.wallMs / 1000).toFixed(2)} s, RSS ${mb(m.rss.startBytes)} → ${mb(m.rss.peakBytes)}, ` +
-              `CPU s gw ${m.cpu.gateway.toFixed(2)} / sims ${m.cpu.sims.toFixed(2)} / other ${m.cpu.other.toFixed(2)}`,
+              `CPU s gw ${m.cpu.gateway.toFixed(2)} (sys ${m.cpu.gatewaySystem.toFixed(2)}, ${m.cpu.gatewayFaults} faults) / sims ${m.cpu.sims.toFixed(2)} / other ${m.cpu.other.toFixed(2)}`,
           );
         }
       }

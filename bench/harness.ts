@@ -395,14 +395,32 @@ export class RssSampler {
  * `reapedChildren`, plus that of its children that have exited and been waited for.
  */
 export function readCpuSeconds(pid: number | 'self', reapedChildren = false): number {
+  const stat = readStat(pid);
+  if (stat === null) return 0;
+  const { utime, stime, cutime, cstime } = stat;
+  return (utime + stime + (reapedChildren ? cutime + cstime : 0)) / CLOCK_TICKS;
+}
+
+/** CPU ticks and minor page faults from /proc/PID/stat; null when unreadable. */
+function readStat(
+  pid: number | 'self',
+): { utime: number; stime: number; cutime: number; cstime: number; minflt: number } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const [utime, stime, cutime, cstime] = fields.slice(11, 15).map(Number);
-    return (utime + stime + (reapedChildren ? cutime + cstime : 0)) / CLOCK_TICKS;
+    return { utime, stime, cutime, cstime, minflt: Number(fields[7]) };
   } catch {
-    return 0;
+    return null;
   }
+}
+
+/** System CPU seconds and minor page faults of a process so far (zeros when unreadable). */
+function readKernelShare(pid: number): { system: number; faults: number } {
+  const stat = readStat(pid);
+  return stat === null
+    ? { system: 0, faults: 0 }
+    : { system: stat.stime / CLOCK_TICKS, faults: stat.minflt };
 }
 
 /** Machine-wide busy and steal CPU seconds since boot, from the first line of /proc/stat. */
@@ -434,6 +452,12 @@ export function pidsNamed(name: string): number[] {
 
 export interface CpuSplit {
   gateway: number;
+  /**
+   * Of `gateway`, the kernel's share, and the minor page faults it took: memory the process
+   * touches for the first time (fresh buffers) shows here.
+   */
+  gatewaySystem: number;
+  gatewayFaults: number;
   sims: number;
   /** The benchmark process, and the client processes it ran (curl) that have exited. */
   client: number;
@@ -457,6 +481,7 @@ export function cpuStart(
   const sum = (pids: readonly number[]): number =>
     pids.reduce((n, pid) => n + readCpuSeconds(pid), 0);
   const gateway = readCpuSeconds(gatewayPid);
+  const kernel = readKernelShare(gatewayPid);
   const sims = sum(simPids);
   const services = sum(servicePids);
   const client = readCpuSeconds('self', true);
@@ -470,8 +495,11 @@ export function cpuStart(
       services: sum(servicePids) - services,
     };
     const ours = split.gateway + split.sims + split.client + split.services;
+    const kernelNow = readKernelShare(gatewayPid);
     return {
       ...split,
+      gatewaySystem: kernelNow.system - kernel.system,
+      gatewayFaults: kernelNow.faults - kernel.faults,
       other: Math.max(0, machineNow.busy - machine.busy - ours),
       steal: machineNow.steal - machine.steal,
     };
