@@ -8,6 +8,7 @@ import {
   BatchFileCheck,
   BatchFileError,
   batchLineRewriter,
+  MAX_BATCH_FILE_BYTES,
   type BatchFileErrorCode,
   type BatchLineRewrite,
 } from './batch-jsonl';
@@ -666,6 +667,13 @@ describe(batchLineRewriter.name, () => {
       expect(() => batchLineRewriter(rewriteFor({ limits: { maxBytes: 1.5 } }))).toThrow(
         RangeError,
       );
+    });
+
+    it('should throw a RangeError for a maxBytes its 32-bit file offsets cannot reach', () => {
+      const limits = { maxBytes: MAX_BATCH_FILE_BYTES + 1 };
+      expect(() => batchLineRewriter(rewriteFor({ limits }))).toThrow(/at most 2147483647/);
+      const largest = { maxBytes: MAX_BATCH_FILE_BYTES };
+      expect(() => batchLineRewriter(rewriteFor({ limits: largest }))).not.toThrow();
     });
   });
 
