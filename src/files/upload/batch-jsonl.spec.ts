@@ -955,7 +955,7 @@ describe(batchLineRewriter.name, () => {
 
     it('should serve a copy thousands of lines behind, and a copy retried from the start', async () => {
       // More lines than the check keeps edits for: the late copies find the values again.
-      const count = 5000;
+      const count = 10_000;
       const lines = Array.from({ length: count }, (_, n) =>
         line(n % 2 === 0 ? withFile(`r${n}`) : request(`r${n}`)),
       );

@@ -148,12 +148,14 @@ const Put = { nothing: -1, model: -2, newline: -3 } as const;
 const VALUE_OFFSET = 3;
 
 /**
- * Edits kept for copies that are behind: 4,096 to 8,192 (a 1 MiB typed array at most). At the
- * benchmark's 2 KB lines (two edits each) that is 2,048 lines or more, 4 MB of lag between the
- * fastest and the slowest copy (copies that follow a live upload stay within a chunk or two of
- * each other); what is dropped is read again by the copy that needs it.
+ * Edits kept for copies that are behind: 8,192 to 16,384 (32 bytes each, a 1 MiB typed array at
+ * most). At the benchmark's 2 KB lines (two edits each) that is 4,096 lines or more, 8 MB of lag
+ * between the fastest and the slowest copy; what is dropped is read again by the copy that
+ * needs it. Copies that follow a live upload stay within a chunk or two of each other, but a
+ * slow provider next to a fast one does not: in-process, copies 6-16 MiB apart cost 312-984 ms
+ * of CPU per 100 MiB against 212-279 in step, at half this bound (BENCHMARKS.md).
  */
-const KEPT_EDITS = 8192;
+const KEPT_EDITS = 16384;
 
 /** Numbers per edit in `Edits`. */
 const EDIT_WIDTH = 8;
