@@ -1014,6 +1014,46 @@ describe(batchLineRewriter.name, () => {
       expect(outcomes[0].output).toContain('"file_id":"file-b"');
     });
 
+    it('should map repeated, alternating, escaped and unmanaged file ids line by line', async () => {
+      const ids = [
+        'file-managedA',
+        'file-managedA',
+        'assistant-xyz',
+        'assistant-xyz',
+        'file-managedB',
+        'file-managedA',
+        'file-managedB',
+      ];
+      // Line 8 names A with an escape: other bytes, the same id.
+      const input =
+        ids.map((id, n) => line(withFile(`r${n}`, id))).join('') +
+        line(withFile('r7')).replace('"file-managedA"', '"file-manage\\u0064A"');
+      const wanted: string[] = [];
+      const shared = new BatchFileCheck(
+        DEFAULT_BATCH_LIMITS,
+        (m) => m === PUBLIC_MODEL,
+        (id) => wanted.push(id),
+      );
+      const outcomes = await Promise.all(
+        deployments.map((d) => run(chunked(Buffer.from(input), [97]), { ...d, check: shared })),
+      );
+      expect(outcomes.map((o) => o.error)).toEqual([null, null, null]);
+      expect(wanted).toEqual(['file-managedA', 'file-managedB']);
+      for (const [k, d] of deployments.entries()) {
+        const written = outcomes[k].output
+          .trimEnd()
+          .split('\n')
+          .map((l) => (JSON.parse(l) as { body: { messages: Json } }).body.messages);
+        const expected = [...ids, 'file-managedA'].map((id) => {
+          const mapped = id.startsWith('file-') ? (d.fileIdFor(id) as string) : id;
+          return (withFile('x', mapped).body as { messages: Json }).messages;
+        });
+        expect(written.map((m) => JSON.stringify(m).replace(/question r\d/, ''))).toEqual(
+          expected.map((m) => JSON.stringify(m).replace('question x', '')),
+        );
+      }
+    });
+
     it('should fail every copy with the error of a file lookup that failed', async () => {
       const input = line(request('1')) + line(withFile('2'));
       const shared = check();
