@@ -12,6 +12,7 @@ import {
   TAB,
   pathOf,
   readRequestLine,
+  sameBytes,
   SpanPaths,
   utf8Value,
   type Span,
@@ -343,9 +344,7 @@ export class BatchFileCheck {
   fileIndexAt(bytes: Buffer, span: Span, ascii: boolean): number {
     const last = this.lastFileToken;
     const length = span.end - span.start;
-    if (last !== null && last.length === length && sameBytes(bytes, span.start, last)) {
-      return this.lastFileIndex;
-    }
+    if (last !== null && sameBytes(bytes, span.start, span.end, last)) return this.lastFileIndex;
     const id = ascii ? latin1Value(bytes, span) : utf8Value(bytes, span);
     const index = id.startsWith(FILE_ID_PREFIX) ? this.fileIndexOf(id) : NOT_MANAGED;
     // Tokens are short (an id), so keeping one costs nothing; a long one is not kept.
@@ -1004,14 +1003,6 @@ class BatchLineRewriter extends Transform {
   private bytesFor(put: number): Buffer {
     return this.putBytes[put + VALUE_OFFSET] as Buffer;
   }
-}
-
-/** Whether `b` holds `token`'s bytes from `start` (the caller compared the lengths). */
-function sameBytes(b: Buffer, start: number, token: Buffer): boolean {
-  for (let k = 0; k < token.length; k++) {
-    if (b[start + k] !== token[k]) return false;
-  }
-  return true;
 }
 
 function isBlank(bytes: Buffer): boolean {

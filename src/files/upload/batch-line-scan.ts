@@ -474,29 +474,40 @@ class RequestLineReader {
   private memberRole(ctx: number, b: Buffer, from: number, n: number): void {
     switch (ctx) {
       case Ctx.top:
-        if (keyIs(b, from, n, Keys.body)) return this.set(Role.body, Ctx.other, Ctx.body);
-        if (keyIs(b, from, n, Keys.customId)) return this.set(Role.customId, Ctx.other, Ctx.other);
-        if (keyIs(b, from, n, Keys.method)) return this.set(Role.method, Ctx.other, Ctx.other);
-        if (keyIs(b, from, n, Keys.url)) return this.set(Role.url, Ctx.other, Ctx.other);
+        if (sameBytes(b, from, from + n, Keys.body))
+          return this.set(Role.body, Ctx.other, Ctx.body);
+        if (sameBytes(b, from, from + n, Keys.customId))
+          return this.set(Role.customId, Ctx.other, Ctx.other);
+        if (sameBytes(b, from, from + n, Keys.method))
+          return this.set(Role.method, Ctx.other, Ctx.other);
+        if (sameBytes(b, from, from + n, Keys.url)) return this.set(Role.url, Ctx.other, Ctx.other);
         break;
       case Ctx.body:
-        if (keyIs(b, from, n, Keys.model)) return this.set(Role.model, Ctx.other, Ctx.other);
-        if (keyIs(b, from, n, Keys.messages)) return this.set(Role.none, Ctx.chatItems, Ctx.other);
-        if (keyIs(b, from, n, Keys.input)) return this.set(Role.none, Ctx.inputItems, Ctx.other);
+        if (sameBytes(b, from, from + n, Keys.model))
+          return this.set(Role.model, Ctx.other, Ctx.other);
+        if (sameBytes(b, from, from + n, Keys.messages))
+          return this.set(Role.none, Ctx.chatItems, Ctx.other);
+        if (sameBytes(b, from, from + n, Keys.input))
+          return this.set(Role.none, Ctx.inputItems, Ctx.other);
         break;
       case Ctx.chatItem:
-        if (keyIs(b, from, n, Keys.content)) return this.set(Role.none, Ctx.chatParts, Ctx.other);
+        if (sameBytes(b, from, from + n, Keys.content))
+          return this.set(Role.none, Ctx.chatParts, Ctx.other);
         break;
       case Ctx.inputItem:
-        if (keyIs(b, from, n, Keys.fileId)) return this.set(Role.fileId, Ctx.other, Ctx.other);
-        if (keyIs(b, from, n, Keys.content)) return this.set(Role.none, Ctx.inputParts, Ctx.other);
+        if (sameBytes(b, from, from + n, Keys.fileId))
+          return this.set(Role.fileId, Ctx.other, Ctx.other);
+        if (sameBytes(b, from, from + n, Keys.content))
+          return this.set(Role.none, Ctx.inputParts, Ctx.other);
         break;
       case Ctx.chatPart:
-        if (keyIs(b, from, n, Keys.file)) return this.set(Role.none, Ctx.other, Ctx.chatFile);
+        if (sameBytes(b, from, from + n, Keys.file))
+          return this.set(Role.none, Ctx.other, Ctx.chatFile);
         break;
       case Ctx.inputPart:
       case Ctx.chatFile:
-        if (keyIs(b, from, n, Keys.fileId)) return this.set(Role.fileId, Ctx.other, Ctx.other);
+        if (sameBytes(b, from, from + n, Keys.fileId))
+          return this.set(Role.fileId, Ctx.other, Ctx.other);
         break;
     }
     this.set(Role.none, Ctx.other, Ctx.other);
@@ -536,18 +547,10 @@ let READER: RequestLineReader | null = null;
 const MAX_REMEMBERED_TOKEN = 256;
 
 /** Whether `b[start, end)` holds the bytes of `token`. */
-function sameBytes(b: Buffer, start: number, end: number, token: Buffer): boolean {
+export function sameBytes(b: Buffer, start: number, end: number, token: Buffer): boolean {
   if (end - start !== token.length) return false;
   for (let k = 0; k < token.length; k++) {
     if (b[start + k] !== token[k]) return false;
-  }
-  return true;
-}
-
-function keyIs(b: Buffer, from: number, n: number, key: Buffer): boolean {
-  if (n !== key.length) return false;
-  for (let k = 0; k < n; k++) {
-    if (b[from + k] !== key[k]) return false;
   }
   return true;
 }
