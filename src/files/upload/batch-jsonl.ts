@@ -176,7 +176,8 @@ export const MAX_BATCH_FILE_BYTES = 2 ** 31 - 1;
  * the line of the last edit a copy used tells it the number of the next line. Plain numbers in
  * one typed array, eight per edit: no object per line for the collector, and nothing that
  * depends on the deployment. 32-bit integers: file offsets stay below 2^31 (MAX_BATCH_FILE_BYTES),
- * and a splice reads them faster than doubles (measured).
+ * they halve the memory per edit, and the splice, which reads them, lost half its own time
+ * in-process with this and copyShort's TypedArray#set together (BENCHMARKS.md, 2026-12-03).
  */
 class Edits {
   /** Global index of the first edit kept (those before it were dropped). */
@@ -586,8 +587,8 @@ export class BatchFileCheck {
 
 /**
  * Copies `from` into `out` at `at`; returns the offset after it. The values spliced in are a few
- * dozen bytes, for which TypedArray#set (a V8 builtin) beats both a byte loop and the call into
- * C++ that Buffer.copy makes (measured; two or three per line).
+ * dozen bytes: below 16 a loop, above it TypedArray#set (a V8 builtin, no call into C++ as
+ * Buffer.copy makes); two or three per line.
  */
 function copyShort(from: Buffer, out: Buffer, at: number): number {
   const n = from.length;
