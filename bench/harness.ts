@@ -415,12 +415,19 @@ function readStat(
   }
 }
 
-/** System CPU seconds and minor page faults of a process so far (zeros when unreadable). */
-function readKernelShare(pid: number): { system: number; faults: number } {
+/**
+ * CPU seconds (all, and the kernel's share) and minor page faults of a process so far (zeros
+ * when unreadable): one read of its /proc/PID/stat for all three.
+ */
+function readUsage(pid: number): { cpu: number; system: number; faults: number } {
   const stat = readStat(pid);
   return stat === null
-    ? { system: 0, faults: 0 }
-    : { system: stat.stime / CLOCK_TICKS, faults: stat.minflt };
+    ? { cpu: 0, system: 0, faults: 0 }
+    : {
+        cpu: (stat.utime + stat.stime) / CLOCK_TICKS,
+        system: stat.stime / CLOCK_TICKS,
+        faults: stat.minflt,
+      };
 }
 
 /** Machine-wide busy and steal CPU seconds since boot, from the first line of /proc/stat. */
@@ -480,26 +487,25 @@ export function cpuStart(
 ): () => CpuSplit {
   const sum = (pids: readonly number[]): number =>
     pids.reduce((n, pid) => n + readCpuSeconds(pid), 0);
-  const gateway = readCpuSeconds(gatewayPid);
-  const kernel = readKernelShare(gatewayPid);
+  const gateway = readUsage(gatewayPid);
   const sims = sum(simPids);
   const services = sum(servicePids);
   const client = readCpuSeconds('self', true);
   const machine = readMachineCpu();
   return () => {
     const machineNow = readMachineCpu();
+    const gatewayNow = readUsage(gatewayPid);
     const split = {
-      gateway: readCpuSeconds(gatewayPid) - gateway,
+      gateway: gatewayNow.cpu - gateway.cpu,
       sims: sum(simPids) - sims,
       client: readCpuSeconds('self', true) - client,
       services: sum(servicePids) - services,
     };
     const ours = split.gateway + split.sims + split.client + split.services;
-    const kernelNow = readKernelShare(gatewayPid);
     return {
       ...split,
-      gatewaySystem: kernelNow.system - kernel.system,
-      gatewayFaults: kernelNow.faults - kernel.faults,
+      gatewaySystem: gatewayNow.system - gateway.system,
+      gatewayFaults: gatewayNow.faults - gateway.faults,
       other: Math.max(0, machineNow.busy - machine.busy - ours),
       steal: machineNow.steal - machine.steal,
     };

@@ -940,7 +940,7 @@ class BatchLineRewriter extends Transform {
       let at = this.pushed;
       for (let k = first; k < last; k++) {
         o = held.copy(at, edits.start(k), out, o);
-        o = copyShort(putBytes[edits.put(k) + VALUE_OFFSET] as Buffer, out, o);
+        o = copyShort(this.bytesFor(edits.put(k)), out, o);
         at = edits.stop(k);
       }
       held.copy(at, until, out, o);
@@ -965,12 +965,11 @@ class BatchLineRewriter extends Transform {
   }
 
   /**
-   * Looks up what edit `k` puts in for this deployment, into `putBytes`; the error if it has
-   * nothing to put.
+   * Looks up what edit `k` puts in for this deployment, into `putBytes` (where it is not yet);
+   * the error if it has nothing to put.
    */
   private prepare(edits: Edits, k: number): BatchFileError | null {
     const put = edits.put(k);
-    if (this.putBytes[put + VALUE_OFFSET] !== undefined) return null;
     if (put === Put.model) {
       const model = this.check.model as string; // a line with a model edit passed the check
       const upstream = this.modelFor(model);
