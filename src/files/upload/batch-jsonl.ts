@@ -50,9 +50,9 @@ import { QUOTE, SPACE } from './json-string';
  * the spooled bytes do not change).
  *
  * Cost: see BENCHMARKS.md, "Batch upload" (`npm run bench:batch-upload`: 100 MiB, 50,000 lines
- * of 2 KB chat lines each with a managed file part, three deployments). Reading the lines is most
- * of what remains: string content is scanned 16 bytes at a time (json-string.wat), so it is now
- * the walk over the tokens; the splice of all three copies costs about half as much.
+ * of 2 KB chat lines each with a managed file part, three deployments). Reading the lines
+ * (batch-line.wat: the token walk and the string scan in WebAssembly, one call per line) and the
+ * memmove of the three copies are most of what remains, about equal.
  *
  * The check depends on the deployments only through `isTargetModel`; a deployment's `modelFor`
  * and `fileIdFor` must answer for that same domain (the upload's target model names, the files

@@ -6,7 +6,7 @@ import {
   SpanPaths,
   type RequestLine,
   type Span,
-  type StringScan,
+  type LineReader,
 } from './batch-line-scan';
 
 /*
@@ -214,9 +214,9 @@ function parsed(bytes: Buffer) {
 }
 
 /** The reader answers exactly for lines JSON.parse reads as a well-typed request, with its fields. */
-function agree(bytes: Buffer, strings: StringScan): Span[] | null {
+function agree(bytes: Buffer, reader: LineReader): Span[] | null {
   if (!isUtf8(bytes)) return null;
-  const fast = readRequestLine(bytes, isAscii(bytes), strings);
+  const fast = readRequestLine(bytes, isAscii(bytes), reader);
   const slow = parsed(bytes);
   expect({ answered: fast !== null, valid: slow.valid && slow.fields !== null }).toEqual({
     answered: slow.valid && slow.fields !== null,
@@ -228,10 +228,10 @@ function agree(bytes: Buffer, strings: StringScan): Span[] | null {
   return fast.spans;
 }
 
-/** The two string scanners (json-string.ts): each is held to JSON.parse on its own. */
-const SCANNERS: StringScan[] = ['fastest', 'in JavaScript'];
+/** The two readers (batch-line-scan.ts): each is held to JSON.parse on its own. */
+const READERS: LineReader[] = ['fastest', 'in JavaScript'];
 
-describe.each(SCANNERS)('readRequestLine, strings scanned %s', (strings) => {
+describe.each(READERS)('readRequestLine, read %s', (reader) => {
   it('should read every generated request as JSON.parse does, and find every value at a rewritten path', () => {
     fc.assert(
       fc.property(request, fc.integer(), (value, seed) => {
@@ -243,7 +243,7 @@ describe.each(SCANNERS)('readRequestLine, strings scanned %s', (strings) => {
           return (x >>> 0) / 2 ** 32;
         };
         const { bytes, spans } = write(value, rand);
-        expect(agree(bytes, strings)).toEqual(spans);
+        expect(agree(bytes, reader)).toEqual(spans);
       }),
       { seed: 20261202, numRuns: 3000 },
     );
@@ -275,7 +275,7 @@ describe.each(SCANNERS)('readRequestLine, strings scanned %s', (strings) => {
               bytes.subarray(after),
             ]);
           }
-          const spans = agree(bytes, strings);
+          const spans = agree(bytes, reader);
           if (spans === null) {
             declined++;
             return;
@@ -314,14 +314,14 @@ describe.each(SCANNERS)('readRequestLine, strings scanned %s', (strings) => {
     ],
     ['a second value', '{"custom_id":"a","method":"POST","url":"/v1/x","body":{"model":"m"}} {}'],
   ])('should refuse %s', (_name, line) => {
-    expect(readRequestLine(Buffer.from(line), true, strings)).toBeNull();
+    expect(readRequestLine(Buffer.from(line), true, reader)).toBeNull();
   });
 
   it('should read an escaped key as the key it spells', () => {
     const line = Buffer.from(
       String.raw`{"custom_\u0069d":"a","method":"POST","url":"/v1/x","body":{"mod\u0065l":"m","x\"y":{"model":1}}}`,
     );
-    const read = readRequestLine(line, true, strings);
+    const read = readRequestLine(line, true, reader);
     expect(read?.model).toBe('m');
     expect(read && customIdText(read, line)).toBe('a');
     expect(read?.spans.map((s) => line.toString('latin1', s.start, s.end))).toEqual(['"a"', '"m"']);
@@ -332,7 +332,7 @@ describe.each(SCANNERS)('readRequestLine, strings scanned %s', (strings) => {
       '{"custom_id":"a","custom_id":"b","method":"POST","url":"/v1/x",' +
         '"body":{"model":"m1","input":[{"file_id":"file-1","content":[{"file_id":"file-2"}]}],"model":"m2"}}',
     );
-    const read = readRequestLine(line, true, strings);
+    const read = readRequestLine(line, true, reader);
     expect(read).toMatchObject({ customId: null, model: 'm2' });
     expect(read && customIdText(read, line)).toBe('b');
     const values = read?.spans.map(
@@ -353,16 +353,31 @@ describe.each(SCANNERS)('readRequestLine, strings scanned %s', (strings) => {
     const line = Buffer.from(
       `{"custom_id":"a","method":"POST","url":"/v1/x","body":{"model":"m","x":${'['.repeat(depth)}${']'.repeat(depth)}}}`,
     );
-    expect(readRequestLine(line, true, strings)?.model).toBe('m');
+    expect(readRequestLine(line, true, reader)?.model).toBe('m');
   });
 
-  it('should read a line longer than the WebAssembly memory (the byte loop then reads it)', () => {
+  it('should find every file id of a line with more than the WebAssembly answer holds', () => {
+    const items = Array.from({ length: 2100 }, (_, k) => ({ file_id: `file-${k}` }));
+    const value = {
+      custom_id: 'many',
+      method: 'POST',
+      url: '/v1/x',
+      body: { model: 'm', input: items },
+    };
+    const line = Buffer.from(JSON.stringify(value));
+    const spans = readRequestLine(line, true, reader)?.spans ?? [];
+    expect(spans).toHaveLength(2 + 2100);
+    expect(spans.at(-1)).toMatchObject({ path: SpanPaths.inputItem, i: 2099, j: 0 });
+    expect(line.toString('latin1', spans[2101].start, spans[2101].end)).toBe('"file-2099"');
+  });
+
+  it('should read a line longer than the WebAssembly memory (the JavaScript reader then reads it)', () => {
     const text = 'a "quoted" word\\n and a \\u00e9 '.repeat(70_000);
     const value = { custom_id: 'long', method: 'POST', url: '/v1/x', body: { model: 'm', text } };
     const line = Buffer.from(JSON.stringify(value));
     expect(line.length).toBeGreaterThan(2 * 1024 * 1024);
-    expect(agree(line, strings)).toHaveLength(2);
+    expect(agree(line, reader)).toHaveLength(2);
     const truncated = line.subarray(0, line.length - 3);
-    expect(readRequestLine(truncated, true, strings)).toBeNull();
+    expect(readRequestLine(truncated, true, reader)).toBeNull();
   });
 });

@@ -1,14 +1,17 @@
 import { FILE_ID_PATHS } from '../../managed-refs/file-id-paths';
-import { QUOTE, SPACE, stringEndInJs, WasmStrings } from './json-string';
+import { Answer, BatchLineWasm, Verdict } from './batch-line-wasm';
+import { QUOTE, SPACE, stringEndInJs } from './json-string';
 
 /*
  * Reading a batch request line (batch-jsonl.ts has the design): where the values a copy rewrites
  * sit, as byte ranges of the line, and the few fields the check needs.
  *
  * `readRequestLine` is one pass over a line's bytes that checks the JSON grammar, finds the
- * ranges and decodes the fields, allocating nothing per line but those. It answers for every line
- * that is a JSON object with string `custom_id`, `method`, `url`, `body.model` and an object
- * `body`, and null for every other: those are refused, and JSON.parse and the check say why
+ * ranges and decodes the fields, allocating nothing per line but those. Two readers make that
+ * pass with one contract: batch-line.wat (the walk and the string scan in WebAssembly, one call
+ * per line) for the lines it takes, RequestLineReader below for the others and wherever
+ * WebAssembly is off. It answers for every line that is a JSON object with string `custom_id`,
+ * `method`, `url`, `body.model` and an object `body`, and null for every other: those are refused, and JSON.parse and the check say why
  * (batch-jsonl.ts). A test holds it to JSON.parse on every line it generates or mutates, and to
  * the paths of FILE_ID_PATHS for the ranges.
  */
@@ -80,8 +83,8 @@ export function utf8Value(bytes: Buffer, span: Span): string {
   return JSON.parse(bytes.toString('utf8', span.start, span.end)) as string;
 }
 
-/** Which scanner reads string content (see `readRequestLine`). */
-export type StringScan = 'fastest' | 'in JavaScript';
+/** Which reader reads the line (see `readRequestLine`). */
+export type LineReader = 'fastest' | 'in JavaScript';
 
 /** What `readRequestLine` found in a line that can be a request. */
 export interface RequestLine {
@@ -106,7 +109,8 @@ export interface RequestLine {
 /**
  * Where a container's members or items sit on the paths the reader follows: the top-level
  * request, its `body`, `messages` and `input` with their items, their `content` parts, a chat
- * part's `file`. Anything else is Other: checked, not followed.
+ * part's `file`. Anything else is Other: checked, not followed. (batch-line.wat uses the same
+ * numbers for these and for Role.)
  */
 const Ctx = {
   other: 0,
@@ -136,21 +140,30 @@ function tokenString(bytes: Buffer, start: number, end: number, ascii: boolean, 
  * One pass over a request line's bytes (no `\n`, no byte-order mark, no trailing `\r`; valid
  * UTF-8 or ASCII as `ascii` says): null unless the bytes are one JSON object that JSON.parse
  * would accept with `custom_id`, `method`, `url` and `body.model` strings and `body` an object;
- * then those fields and the spans of the values the rewrite reads or replaces. Strings are
- * scanned by json-string.wat where the line fits its memory (`fastest`), else by the byte loop;
- * `in JavaScript` asks for the byte loop always (the answers are the same: a test holds both to
- * JSON.parse).
+ * then those fields and the spans of the values the rewrite reads or replaces. batch-line.wat
+ * reads the line where it can (`fastest`), else RequestLineReader; `in JavaScript` asks for
+ * RequestLineReader always (the answers are the same: a test holds both to JSON.parse).
  */
 export function readRequestLine(
   bytes: Buffer,
   ascii: boolean,
-  strings: StringScan = 'fastest',
+  reader: LineReader = 'fastest',
 ): RequestLine | null {
   // Made at the first line read: a gateway that never takes a batch file never instantiates
   // the WebAssembly module (1.2 MB of RSS, measured).
-  READER ??= new RequestLineReader(WasmStrings.create());
-  return READER.read(bytes, ascii, strings === 'in JavaScript');
+  READER ??= new RequestLineReader();
+  if (WASM === undefined) WASM = BatchLineWasm.create();
+  const wasm = WASM;
+  if (reader === 'fastest' && wasm !== null && bytes.length <= wasm.maxLineBytes) {
+    const loaded = wasm.load(bytes);
+    const verdict = wasm.readLine(bytes.length);
+    if (verdict === Verdict.notARequest) return null;
+    if (verdict === Verdict.request) return READER.answered(loaded, wasm.answer, ascii);
+  }
+  return READER.read(bytes, ascii);
 }
+
+let WASM: BatchLineWasm | null | undefined;
 
 const NO_BYTES = Buffer.alloc(0);
 
@@ -205,16 +218,8 @@ class RequestLineReader {
     { readonly bytes: Buffer; readonly value: string } | undefined
   > = [];
 
-  /** The WebAssembly string scanner when the line being read was loaded into it, else null. */
-  private wasm: WasmStrings | null = null;
-
-  constructor(private readonly strings: WasmStrings | null) {}
-
-  read(bytes: Buffer, ascii: boolean, inJs: boolean): RequestLine | null {
-    // Offsets are the line's either way: the copy in the module's memory starts at 0.
-    const strings = this.strings;
-    this.wasm = !inJs && strings !== null && bytes.length <= strings.maxLineBytes ? strings : null;
-    this.b = this.wasm === null ? bytes : this.wasm.load(bytes);
+  read(bytes: Buffer, ascii: boolean): RequestLine | null {
+    this.b = bytes;
     this.end = bytes.length;
     this.depth = -1;
     this.role = Role.none;
@@ -229,10 +234,43 @@ class RequestLineReader {
     return found;
   }
 
+  /**
+   * What batch-line.wat found in the request line `b` (the copy in its memory): the same answer
+   * as `read`, its strings decoded here.
+   */
+  answered(b: Buffer, answer: Int32Array, ascii: boolean): RequestLine {
+    this.b = b;
+    const escaped = answer[Answer.customIdEscaped] === 1;
+    const customIdFrom = answer[Answer.customIdFrom];
+    const customIdTo = answer[Answer.customIdTo];
+    const customId = escaped ? tokenString(b, customIdFrom - 1, customIdTo + 1, ascii, true) : null;
+    const method = this.answeredToken(Role.method, answer, Answer.method, ascii);
+    const url = this.answeredToken(Role.url, answer, Answer.url, ascii);
+    const model = this.answeredToken(Role.model, answer, Answer.model, ascii);
+    const spans: Span[] = [];
+    const count = answer[Answer.spanCount];
+    for (let k = 0, at = Answer.spans; k < count; k++, at += 5) {
+      const path = answer[at + 2] as SpanPath;
+      spans.push({
+        start: answer[at],
+        end: answer[at + 1],
+        path,
+        i: answer[at + 3],
+        j: answer[at + 4],
+      });
+    }
+    this.b = NO_BYTES;
+    return { customId, customIdFrom, customIdTo, method, url, model, spans };
+  }
+
+  /** A string field of the answer, at `at` (start, end, escaped), decoded as `take` would. */
+  private answeredToken(role: number, answer: Int32Array, at: number, ascii: boolean): string {
+    return this.decoded(role, answer[at], answer[at + 1], ascii, answer[at + 2] === 1);
+  }
+
   /** The string whose content starts at `i` (json-string.ts has the contract). */
   private stringEnd(i: number): number {
-    const wasm = this.wasm;
-    return wasm !== null ? wasm.stringEnd(i, this.end) : stringEndInJs(this.b, i, this.end);
+    return stringEndInJs(this.b, i, this.end);
   }
 
   private run(ascii: boolean): RequestLine | null {

@@ -1,11 +1,9 @@
-import { JSON_STRING_WASM } from './json-string.wasm';
-
 /*
  * Where a JSON string token ends, found two ways with one contract: the batch line reader
  * (batch-line-scan.ts) asks for every string of every line, and string content is most of a
- * batch file's bytes. `stringEndInJs` is a byte loop; `WasmStrings` runs json-string.wat, which
- * looks at 16 bytes per step (measured on the batch benchmark's 2 KB chat lines: the reader's
- * time per 108 MB of lines 145-153 ms -> 98 ms, the copy into the module's memory included).
+ * batch file's bytes. `stringEndInJs` is a byte loop, for the JavaScript reader; batch-line.wat
+ * has the same function 16 bytes per step (WebAssembly SIMD), for its own walk, exported so a
+ * test holds the two to each other.
  *
  * The answer for the string whose content starts at `i` (just after its opening quote) and
  * must close before `end`: the offset of its closing quote times two, plus 1 if it has an
@@ -55,58 +53,4 @@ function escapeEnd(b: Uint8Array, i: number): number {
 
 function isHex(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
-}
-
-interface JsonStringExports {
-  readonly memory: { readonly buffer: ArrayBuffer };
-  stringEnd(i: number, end: number): number;
-}
-
-/** The part of the WebAssembly global used here (the compiler's libs here do not declare it). */
-interface WebAssemblyApi {
-  readonly Module: new (bytes: Uint8Array) => object;
-  readonly Instance: new (module: object) => { readonly exports: unknown };
-}
-
-/** Bytes the module's loads may read past a line's end (one 16-byte vector less one). */
-const SLACK_BYTES = 16;
-
-/**
- * json-string.wat, instantiated once per process: a line is copied into its memory (a fixed
- * 17 pages, 1.06 MiB; it never grows) and read from there. Lines longer than `maxLineBytes`
- * are read in place with the byte loop, as are all lines where WebAssembly is off (`--jitless`).
- */
-export class WasmStrings {
-  /** The module's `stringEnd` (the contract above), for the line last loaded. */
-  readonly stringEnd: (i: number, end: number) => number;
-
-  private constructor(
-    exports: JsonStringExports,
-    private readonly memory: Buffer,
-  ) {
-    this.stringEnd = exports.stringEnd;
-  }
-
-  /** Null where WebAssembly cannot run. */
-  static create(): WasmStrings | null {
-    const wasm = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
-    if (wasm === undefined) return null;
-    try {
-      const instance = new wasm.Instance(new wasm.Module(JSON_STRING_WASM));
-      const exports = instance.exports as JsonStringExports;
-      return new WasmStrings(exports, Buffer.from(exports.memory.buffer));
-    } catch {
-      return null;
-    }
-  }
-
-  get maxLineBytes(): number {
-    return this.memory.length - SLACK_BYTES;
-  }
-
-  /** `bytes` copied to the start of the module's memory, as a view of it (until the next load). */
-  load(bytes: Uint8Array): Buffer {
-    this.memory.set(bytes, 0);
-    return this.memory.subarray(0, bytes.length);
-  }
 }

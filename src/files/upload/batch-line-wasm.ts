@@ -1,0 +1,86 @@
+import { BATCH_LINE_WASM } from './batch-line.wasm';
+
+/*
+ * batch-line.wat, the batch line reader's fast path (batch-line-scan.ts has the reader): the
+ * module instantiated once per process, the line copied into its memory, and its answer read
+ * from there as 32-bit integers.
+ */
+
+/** What `readLine` says of a line. */
+export const Verdict = { notARequest: 0, request: 1, readInJs: 2 } as const;
+
+/** Where `readLine` leaves what it found, as indices of `BatchLineWasm.answer`. */
+export const Answer = {
+  /** The last custom_id's content range and whether it has an escape. */
+  customIdFrom: 0,
+  customIdTo: 1,
+  customIdEscaped: 2,
+  /** method, url and body.model as token ranges (start -1: not a string) and escape flags. */
+  method: 3,
+  url: 6,
+  model: 9,
+  spanCount: 12,
+  /** Then the spans, five numbers each: start, end, path, i, j. */
+  spans: 16,
+} as const;
+
+interface BatchLineExports {
+  readonly memory: { readonly buffer: ArrayBuffer };
+  readonly maxLineBytes: { readonly value: number };
+  readonly answer: { readonly value: number };
+  readonly maxSpans: { readonly value: number };
+  readLine(end: number): number;
+  stringEnd(i: number, end: number): number;
+}
+
+/** The part of the WebAssembly global used here (the compiler's libs here do not declare it). */
+interface WebAssemblyApi {
+  readonly Module: new (bytes: Uint8Array) => object;
+  readonly Instance: new (module: object) => { readonly exports: unknown };
+}
+
+/**
+ * The module's memory is a fixed 18 pages (it never grows): lines up to `maxLineBytes`, then
+ * its stack of open containers and the answer. Longer lines, lines nested deeper than its stack
+ * or with more rewritten values than its answer holds, and every line where WebAssembly is off
+ * (`--jitless`) are read by the JavaScript reader.
+ */
+export class BatchLineWasm {
+  /** The line last loaded, `[0, end)`: a Verdict, and when `request` the answer says what. */
+  readonly readLine: (end: number) => number;
+  /** json-string.ts's contract, for the line last loaded. */
+  readonly stringEnd: (i: number, end: number) => number;
+  /** The answer, `Answer`'s indices (a view of the module's memory, valid after each read). */
+  readonly answer: Int32Array;
+  readonly maxLineBytes: number;
+
+  private constructor(
+    exports: BatchLineExports,
+    private readonly memory: Buffer,
+  ) {
+    this.readLine = exports.readLine;
+    this.stringEnd = exports.stringEnd;
+    this.maxLineBytes = exports.maxLineBytes.value;
+    const words = 16 + exports.maxSpans.value * 5;
+    this.answer = new Int32Array(exports.memory.buffer, exports.answer.value, words);
+  }
+
+  /** Null where WebAssembly cannot run. */
+  static create(): BatchLineWasm | null {
+    const wasm = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
+    if (wasm === undefined) return null;
+    try {
+      const instance = new wasm.Instance(new wasm.Module(BATCH_LINE_WASM));
+      const exports = instance.exports as BatchLineExports;
+      return new BatchLineWasm(exports, Buffer.from(exports.memory.buffer));
+    } catch {
+      return null;
+    }
+  }
+
+  /** `bytes` copied to the start of the module's memory, as a view of it (until the next load). */
+  load(bytes: Uint8Array): Buffer {
+    this.memory.set(bytes, 0);
+    return this.memory.subarray(0, bytes.length);
+  }
+}
