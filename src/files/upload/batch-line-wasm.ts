@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { BATCH_LINE_WASM } from './batch-line.wasm';
 
 /*
@@ -70,7 +71,7 @@ export class BatchLineWasm {
     const wasm = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
     if (wasm === undefined) return null;
     try {
-      const instance = new wasm.Instance(new wasm.Module(BATCH_LINE_WASM));
+      const instance = new wasm.Instance(optimized(() => new wasm.Module(BATCH_LINE_WASM)));
       const exports = instance.exports as BatchLineExports;
       return new BatchLineWasm(exports, Buffer.from(exports.memory.buffer));
     } catch {
@@ -82,5 +83,27 @@ export class BatchLineWasm {
   load(bytes: Uint8Array): Buffer {
     this.memory.set(bytes, 0);
     return this.memory.subarray(0, bytes.length);
+  }
+}
+
+/**
+ * `compile()` with V8's optimizing compiler. The gateway starts with WebAssembly kept at the
+ * baseline tier (scripts/node-flags.js: recompiling PGlite's and undici's modules cost hundreds
+ * of MB of RSS at once), and at that tier this module, which runs over every byte of a batch
+ * upload, read the benchmark's 100 MiB file 35-60 % slower (median of ten passes, 105-121 ms
+ * against 67-94 ms in TurboFan; BENCHMARKS.md, 2026-12-03 evening). The two flags are read when a
+ * module is compiled and when a lazily compiled function is first called, so they are set for
+ * this synchronous compile of 27 small functions only and put back to V8's defaults, which are
+ * what node-flags.js leaves them at; no other module is compiled meanwhile (JavaScript runs one
+ * thing at a time, and the other modules were compiled long before, at boot or first use).
+ */
+function optimized<T>(compile: () => T): T {
+  setFlagsFromString('--no-liftoff');
+  setFlagsFromString('--no-wasm-lazy-compilation');
+  try {
+    return compile();
+  } finally {
+    setFlagsFromString('--liftoff');
+    setFlagsFromString('--wasm-lazy-compilation');
   }
 }
