@@ -449,13 +449,12 @@ export class BatchFileCheck {
   /** Line `lineNo`, its bytes without the `\n`. */
   private line(raw: Buffer, newline: boolean): void {
     const n = this.lineNo;
-    const { from, to } = content(n, raw);
-    const bytes = raw.subarray(from, to);
+    const bytes = content(n, raw);
     if (isBlank(bytes)) {
       this.blankLine ??= n;
       record(this, this.edits, n, this.lineStart, raw, newline, null);
     } else {
-      const read = this.validate(n, bytes, from);
+      const read = this.validate(n, bytes, bytes.byteOffset - raw.byteOffset);
       this.requestCount++;
       record(this, this.edits, n, this.lineStart, raw, newline, read);
     }
@@ -626,11 +625,14 @@ function refuse(
   throw new BatchFileError(n, message, code);
 }
 
-/** The line without a leading byte-order mark (line 1 only) and a trailing `\r`. */
-function content(n: number, raw: Buffer): { from: number; to: number } {
+/**
+ * Line `n` without a leading byte-order mark (line 1 only) and a trailing `\r`: `raw` itself
+ * when it has neither (most lines; no view made), else a view of it.
+ */
+function content(n: number, raw: Buffer): Buffer {
   const from = n === 1 && raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? 3 : 0;
   const to = raw.length > from && raw[raw.length - 1] === CR ? raw.length - 1 : raw.length;
-  return { from, to };
+  return from === 0 && to === raw.length ? raw : raw.subarray(from, to);
 }
 
 /** A request line's content, and the reader's spans in it. */
@@ -688,8 +690,7 @@ function rescan(
   raw: Buffer,
   newline: boolean,
 ) {
-  const { from, to } = content(n, raw);
-  const bytes = raw.subarray(from, to);
+  const bytes = content(n, raw);
   if (isBlank(bytes)) {
     record(check, edits, n, at, raw, newline, null);
     return;
@@ -698,6 +699,7 @@ function rescan(
   const read = readRequestLine(bytes, ascii);
   // Lines behind the check passed it, so the reader answered for them once already.
   if (read === null) throw new Error(`batch line ${n}: a line that passed cannot be read again`);
+  const from = bytes.byteOffset - raw.byteOffset;
   record(check, edits, n, at, raw, newline, { bytes, from, ascii, spans: read.spans });
 }
 

@@ -155,10 +155,10 @@ export function readRequestLine(
   if (WASM === undefined) WASM = BatchLineWasm.create();
   const wasm = WASM;
   if (reader === 'fastest' && wasm !== null && bytes.length <= wasm.maxLineBytes) {
-    const loaded = wasm.load(bytes);
+    wasm.load(bytes);
     const verdict = wasm.readLine(bytes.length);
     if (verdict === Verdict.notARequest) return null;
-    if (verdict === Verdict.request) return READER.answered(loaded, wasm.answer, ascii);
+    if (verdict === Verdict.request) return READER.answered(wasm.bytes, wasm.answer, ascii);
   }
   return READER.read(bytes, ascii);
 }
@@ -235,8 +235,8 @@ class RequestLineReader {
   }
 
   /**
-   * What batch-line.wat found in the request line `b` (the copy in its memory): the same answer
-   * as `read`, its strings decoded here.
+   * What batch-line.wat found in the request line it holds, `b` being its memory (the line's
+   * copy at offset 0): the same answer as `read`, its strings decoded here.
    */
   answered(b: Buffer, answer: Int32Array, ascii: boolean): RequestLine {
     this.b = b;

@@ -45,8 +45,8 @@ describe('batch-line.wat and json-string.ts: where a JSON string token ends', ()
           // The string must end before `end`; the bytes after it are garbage to both.
           const end = bytes.length === 0 ? 0 : cut % (bytes.length + 1);
           const start = end === 0 ? 0 : skip % (end + 1);
-          const loaded = wasm.load(bytes);
-          expect(wasm.stringEnd(start, end)).toBe(stringEndInJs(loaded, start, end));
+          wasm.load(bytes);
+          expect(wasm.stringEnd(start, end)).toBe(stringEndInJs(bytes, start, end));
         },
       ),
       { seed: 20261204, numRuns: 50_000 },

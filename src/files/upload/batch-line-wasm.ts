@@ -79,10 +79,17 @@ export class BatchLineWasm {
     }
   }
 
-  /** `bytes` copied to the start of the module's memory, as a view of it (until the next load). */
-  load(bytes: Uint8Array): Buffer {
+  /**
+   * The module's memory, where a loaded line starts at 0 (its offsets are the line's): what the
+   * answer's ranges are read from.
+   */
+  get bytes(): Buffer {
+    return this.memory;
+  }
+
+  /** `bytes` copied to the start of the module's memory (until the next load). */
+  load(bytes: Uint8Array): void {
     this.memory.set(bytes, 0);
-    return this.memory.subarray(0, bytes.length);
   }
 }
 
