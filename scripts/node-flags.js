@@ -18,13 +18,15 @@
 //   for a moment (PostgreSQL's functions are large), against 229 MB without it (rest 242 -> 194
 //   MB). Baseline code only costs the embedded database 8-28 % of its speed on lists, a fair
 //   price for the default a new user meets first.
-// - On PostgreSQL the WASM is undici's HTTP parser (llhttp) and the batch line scanner's string
-//   reader: recompiling llhttp on the first upload allocated 22 MB at once and left glibc's heap
-//   8 MB larger for good, the highest point of a gateway's first 1 GiB upload (warm-up peak 153
-//   -> 131 MB). Baseline llhttp costs nothing measurable: an undici client reading 21-event SSE
-//   responses used 234-242 us of CPU per response either way, bench:chat's file and stream cases
-//   moved within their run-to-run noise, and the scanner checked a 109 MB batch file no slower
-//   (BENCHMARKS.md).
+// - On PostgreSQL the WASM is undici's HTTP parser (llhttp): recompiling it on the first upload
+//   allocated 22 MB at once and left glibc's heap 8 MB larger for good, the highest point of a
+//   gateway's first 1 GiB upload (warm-up peak 153 -> 131 MB). Baseline llhttp costs nothing
+//   measurable: an undici client reading 21-event SSE responses used 234-242 us of CPU per
+//   response either way, and bench:chat's file and stream cases moved within their run-to-run
+//   noise (BENCHMARKS.md).
+// - The one module that runs per byte, the batch line reader (src/files/upload/batch-line.wat),
+//   is compiled with the optimizing compiler all the same: batch-line-wasm.ts sets the two flags
+//   that decide the tier for its own compile only (baseline, it read a batch file 35-60 % slower).
 //
 // MALLOC_ARENA_MAX: glibc gives every thread that allocates (libuv's file I/O pool, V8's compiler
 // and GC workers) an arena of its own, which keeps what it once held; two arenas in all took
