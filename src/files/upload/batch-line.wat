@@ -13,7 +13,7 @@
 
   ;; The most a line may take: 17 pages less the string scan's slack.
   (global $MAX_LINE_BYTES (export "maxLineBytes") i32 (i32.const 1114096))
-  ;; Open containers, STACK_STRIDE bytes each: ctx, 1 if an object, items so far, the item index
+  ;; Open containers, 24 bytes each ($frame): ctx, 1 if an object, items so far, the item index
   ;; `[i]`, the role of a container the check reads and where it starts.
   (global $STACK i32 (i32.const 1114112))
   (global $MAX_DEPTH i32 (i32.const 512))
