@@ -454,7 +454,7 @@ export class BatchFileCheck {
       this.blankLine ??= n;
       record(this, this.edits, n, this.lineStart, raw, newline, null);
     } else {
-      const read = this.validate(n, bytes, bytes.byteOffset - raw.byteOffset);
+      const read = this.validate(n, bytes);
       this.requestCount++;
       record(this, this.edits, n, this.lineStart, raw, newline, read);
     }
@@ -465,7 +465,7 @@ export class BatchFileCheck {
   }
 
   /** A request line's content (no byte-order mark, no `\r`): the values it names, once it passed. */
-  private validate(n: number, bytes: Buffer, from: number): LineRead {
+  private validate(n: number, bytes: Buffer): LineRead {
     if (this.blankLine !== null) {
       throw new BatchFileError(
         this.blankLine,
@@ -492,7 +492,7 @@ export class BatchFileCheck {
       // An id without escapes is checked as its bytes; its string is made only for a message.
       const id = fast.customId ?? new IdBytes(bytes, fast.customIdFrom, fast.customIdTo);
       this.checkFields(n, id, fast.method, fast.url, true, fast.model);
-      return { bytes, from, ascii, spans: fast.spans };
+      return { bytes, ascii, spans: fast.spans };
     }
     // Not a request (batch-line-scan.ts answers for every line that can be one): JSON.parse
     // says what is wrong with its JSON, or the check which field is.
@@ -637,9 +637,8 @@ function content(n: number, raw: Buffer): Buffer {
 
 /** A request line's content, and the reader's spans in it. */
 interface LineRead {
-  /** The line without its byte-order mark and `\r`: `raw[from, from + bytes.length)`. */
+  /** The line without its byte-order mark and `\r`: `content(n, raw)`, a view of `raw`. */
   readonly bytes: Buffer;
-  readonly from: number;
   readonly ascii: boolean;
   readonly spans: readonly Span[];
 }
@@ -664,7 +663,8 @@ function record(
     edits.push(at, lineEnd, Put.nothing, n, at);
     return;
   }
-  const { bytes, from, ascii } = read;
+  const { bytes, ascii } = read;
+  const from = bytes.byteOffset - raw.byteOffset;
   const to = from + bytes.length;
   if (from > 0) edits.push(at, at + from, Put.nothing, n, at);
   for (const span of read.spans) {
@@ -699,8 +699,7 @@ function rescan(
   const read = readRequestLine(bytes, ascii);
   // Lines behind the check passed it, so the reader answered for them once already.
   if (read === null) throw new Error(`batch line ${n}: a line that passed cannot be read again`);
-  const from = bytes.byteOffset - raw.byteOffset;
-  record(check, edits, n, at, raw, newline, { bytes, from, ascii, spans: read.spans });
+  record(check, edits, n, at, raw, newline, { bytes, ascii, spans: read.spans });
 }
 
 /**

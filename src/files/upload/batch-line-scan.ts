@@ -1,5 +1,5 @@
 import { FILE_ID_PATHS } from '../../managed-refs/file-id-paths';
-import { Answer, BatchLineWasm, Verdict } from './batch-line-wasm';
+import { Answer, BatchLineWasm, SPAN_WORDS, Verdict } from './batch-line-wasm';
 import { QUOTE, SPACE, stringEndInJs } from './json-string';
 
 /*
@@ -11,8 +11,8 @@ import { QUOTE, SPACE, stringEndInJs } from './json-string';
  * pass with one contract: batch-line.wat (the walk and the string scan in WebAssembly, one call
  * per line) for the lines it takes, RequestLineReader below for the others and wherever
  * WebAssembly is off. It answers for every line that is a JSON object with string `custom_id`,
- * `method`, `url`, `body.model` and an object `body`, and null for every other: those are refused, and JSON.parse and the check say why
- * (batch-jsonl.ts). A test holds it to JSON.parse on every line it generates or mutates, and to
+ * `method`, `url`, `body.model` and an object `body`, and null for every other: those are
+ * refused, and JSON.parse and the check say why (batch-jsonl.ts). A test holds it to JSON.parse on every line it generates or mutates, and to
  * the paths of FILE_ID_PATHS for the ranges.
  */
 
@@ -149,8 +149,8 @@ export function readRequestLine(
   ascii: boolean,
   reader: LineReader = 'fastest',
 ): RequestLine | null {
-  // Made at the first line read: a gateway that never takes a batch file never instantiates
-  // the WebAssembly module (1.2 MB of RSS, measured).
+  // Made at the first line read: a gateway that never takes a batch file never compiles the
+  // WebAssembly module (4.4 MB of RSS, measured: batch-line-wasm.ts).
   READER ??= new RequestLineReader();
   if (WASM === undefined) WASM = BatchLineWasm.create();
   const wasm = WASM;
@@ -249,7 +249,7 @@ class RequestLineReader {
     const model = this.answeredToken(Role.model, answer, Answer.model, ascii);
     const spans: Span[] = [];
     const count = answer[Answer.spanCount];
-    for (let k = 0, at = Answer.spans; k < count; k++, at += 5) {
+    for (let k = 0, at = Answer.spans; k < count; k++, at += SPAN_WORDS) {
       const path = answer[at + 2] as SpanPath;
       spans.push({
         start: answer[at],

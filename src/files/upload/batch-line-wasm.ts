@@ -21,9 +21,12 @@ export const Answer = {
   url: 6,
   model: 9,
   spanCount: 12,
-  /** Then the spans, five numbers each: start, end, path, i, j. */
+  /** Then the spans, `SPAN_WORDS` numbers each: start, end, path, i, j. */
   spans: 16,
 } as const;
+
+/** Numbers per span in the answer. */
+export const SPAN_WORDS = 5;
 
 interface BatchLineExports {
   readonly memory: { readonly buffer: ArrayBuffer };
@@ -57,12 +60,16 @@ export class BatchLineWasm {
 
   private constructor(
     exports: BatchLineExports,
-    private readonly memory: Buffer,
+    /**
+     * The module's memory, where a loaded line starts at 0 (its offsets are the line's): what
+     * the answer's ranges are read from.
+     */
+    readonly bytes: Buffer,
   ) {
     this.readLine = exports.readLine;
     this.stringEnd = exports.stringEnd;
     this.maxLineBytes = exports.maxLineBytes.value;
-    const words = 16 + exports.maxSpans.value * 5;
+    const words = Answer.spans + exports.maxSpans.value * SPAN_WORDS;
     this.answer = new Int32Array(exports.memory.buffer, exports.answer.value, words);
   }
 
@@ -79,17 +86,9 @@ export class BatchLineWasm {
     }
   }
 
-  /**
-   * The module's memory, where a loaded line starts at 0 (its offsets are the line's): what the
-   * answer's ranges are read from.
-   */
-  get bytes(): Buffer {
-    return this.memory;
-  }
-
   /** `bytes` copied to the start of the module's memory (until the next load). */
   load(bytes: Uint8Array): void {
-    this.memory.set(bytes, 0);
+    this.bytes.set(bytes, 0);
   }
 }
 
