@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { SpanPaths } from './batch-line-scan';
 import { Answer, BatchLineWasm, Verdict } from './batch-line-wasm';
@@ -117,5 +119,28 @@ describe('batch-line.wat: reading a request line', () => {
     ['with an escaped key where keys matter', request('{"mod\\u0065l":"m"}')],
   ])('should leave a line %s to the JavaScript reader', (_name, text) => {
     expect(read(text)).toBe(Verdict.readInJs);
+  });
+});
+
+describe('batch-line.wat in the built gateway', () => {
+  it('should be compiled and read a request line in dist/ under the flags the gateway starts with', () => {
+    // The tests run the TypeScript as ES modules; the gateway runs dist/'s CommonJS, where a
+    // mistake can turn the module off without failing a line (the JavaScript reader reads then).
+    const root = join(__dirname, '..', '..', '..');
+    const built = join(root, 'dist', 'files', 'upload', 'batch-line-wasm.js');
+    if (!existsSync(built)) throw new Error('dist/ is missing: run `npm run build` first');
+    const flags = execFileSync(process.execPath, [join(root, 'scripts', 'node-flags.js')], {
+      encoding: 'utf8',
+    });
+    const script = `
+      const { BatchLineWasm } = require(${JSON.stringify(built)});
+      const wasm = BatchLineWasm.create();
+      const line = Buffer.from('{"custom_id":"a","method":"POST","url":"/v1/x","body":{"model":"m"}}');
+      wasm.load(line);
+      process.stdout.write(String(wasm.readLine(line.length)));`;
+    const args = [...flags.split(' ').filter((f) => f !== ''), '-e', script];
+    expect(execFileSync(process.execPath, args, { encoding: 'utf8' })).toBe(
+      String(Verdict.request),
+    );
   });
 });

@@ -59,31 +59,36 @@ export class BatchLineWasm {
   readonly maxLineBytes: number;
 
   private constructor(
-    exports: BatchLineExports,
+    // Not `exports`: compiled to CommonJS, that name would hide the module's own exports
+    // (`Answer` below).
+    module: BatchLineExports,
     /**
      * The module's memory, where a loaded line starts at 0 (its offsets are the line's): what
      * the answer's ranges are read from.
      */
     readonly bytes: Buffer,
   ) {
-    this.readLine = exports.readLine;
-    this.stringEnd = exports.stringEnd;
-    this.maxLineBytes = exports.maxLineBytes.value;
-    const words = Answer.spans + exports.maxSpans.value * SPAN_WORDS;
-    this.answer = new Int32Array(exports.memory.buffer, exports.answer.value, words);
+    this.readLine = module.readLine;
+    this.stringEnd = module.stringEnd;
+    this.maxLineBytes = module.maxLineBytes.value;
+    const words = Answer.spans + module.maxSpans.value * SPAN_WORDS;
+    this.answer = new Int32Array(module.memory.buffer, module.answer.value, words);
   }
 
   /** Null where WebAssembly cannot run. */
   static create(): BatchLineWasm | null {
     const wasm = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
     if (wasm === undefined) return null;
+    let instance: { readonly exports: unknown };
     try {
-      const instance = new wasm.Instance(optimized(() => new wasm.Module(BATCH_LINE_WASM)));
-      const exports = instance.exports as BatchLineExports;
-      return new BatchLineWasm(exports, Buffer.from(exports.memory.buffer));
+      instance = new wasm.Instance(optimized(() => new wasm.Module(BATCH_LINE_WASM)));
     } catch {
+      // An engine that refuses the module (no SIMD, a sandbox): the JavaScript reader reads.
       return null;
     }
+    // Past here a failure is a bug of ours, not a missing engine: it is not hidden.
+    const module = instance.exports as BatchLineExports;
+    return new BatchLineWasm(module, Buffer.from(module.memory.buffer));
   }
 
   /** `bytes` copied to the start of the module's memory (until the next load). */
