@@ -1,4 +1,5 @@
 import { noteAllocatedBuffers } from './gc';
+import { freeNow } from './typed-memory';
 
 /**
  * Buffers of one size that carry chunk after chunk of an upload instead of being allocated
@@ -123,11 +124,11 @@ function takeArena(length: number): Buffer {
 function keepArena(memory: Buffer): void {
   if (idleArena !== null) {
     clearTimeout(idleArena.timer);
-    release(idleArena.memory);
+    freeNow(idleArena.memory);
   }
   const timer = setTimeout(() => {
     if (idleArena?.memory === memory) idleArena = null;
-    release(memory);
+    freeNow(memory);
   }, IDLE_ARENA_MS);
   timer.unref();
   idleArena = { memory, timer };
@@ -163,14 +164,4 @@ export const MIN_POOLED_BYTES = 64 * 1024;
 export function allocateBuffer(length: number): Buffer {
   noteAllocatedBuffers(length);
   return Buffer.allocUnsafe(length);
-}
-
-/**
- * Frees a Buffer's memory now by detaching its ArrayBuffer (ES2024 `transfer`, Node 21+), when
- * the Buffer is the whole of it: pooled buffers are allocated whole (they are far above the
- * size Buffer.allocUnsafe takes from its shared slab).
- */
-function release(buffer: Buffer): void {
-  const memory = buffer.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
-  if (buffer.byteOffset === 0 && buffer.byteLength === memory.byteLength) memory.transfer?.(0);
 }

@@ -7,6 +7,7 @@ import {
   MIN_POOLED_BYTES,
   type BufferPool,
 } from '../../common/memory/buffer-pool';
+import { grownInt32 } from '../../common/memory/typed-memory';
 import { ID_PREFIXES } from '../../id-codec/id-codec';
 import type { BatchLimits } from './batch-limits';
 import { CustomIds } from './custom-ids';
@@ -197,9 +198,7 @@ class Edits {
   push(start: number, end: number, put: number, line: number, lineStart: number, span?: Span) {
     const w = EDIT_WIDTH;
     if ((this.count + 1) * w > this.data.length) {
-      const grown = new Int32Array(this.data.length * 2);
-      grown.set(this.data);
-      this.data = grown;
+      this.data = grownInt32(this.data, this.data.length * 2);
     }
     const d = this.data;
     const at = this.count++ * w;
