@@ -11,6 +11,7 @@ import {
 import { CacheKeys } from '../cache/cache-keys';
 import { CacheService } from '../cache/cache.service';
 import type { Caller } from '../common/auth/caller';
+import { BufferPool } from '../common/memory/buffer-pool';
 import {
   holdYoungGeneration,
   RELEASE_GARBAGE_AFTER_BYTES,
@@ -54,12 +55,18 @@ import { BatchFileIds } from './upload/batch-file-ids';
 import { BatchFileCheck, BatchFileError, batchLineRewriter } from './upload/batch-jsonl';
 import { DEFAULT_BATCH_LIMITS } from './upload/batch-limits';
 import { IncomingUpload } from './upload/incoming-upload';
-import { SpoolFile } from './upload/spool-file';
+import { READ_CHUNK_BYTES, SpoolFile } from './upload/spool-file';
 import { isCopyOf, taggedFilename } from './upload/upload-tag';
 
 /** Slack for multipart framing when judging a declared Content-Length against the file limit. */
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 const HEARTBEAT_MS = 30_000;
+/**
+ * Room in a batch copy's output buffer beyond a spool chunk: the end of the line the previous
+ * chunk cut, and longer values spliced in. An output that does not fit is allocated fresh.
+ */
+const BATCH_OUTPUT_SLACK_BYTES = 256 * 1024;
+
 /** A file object as the API answers it. */
 export interface FileObject {
   id: string;
@@ -249,6 +256,7 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit, OnAppl
       return created;
     } finally {
       clearInterval(heartbeat);
+      batch?.close();
     }
   }
 
@@ -266,6 +274,7 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit, OnAppl
   ): {
     open(deployment: Deployment, body: Readable): Readable;
     giveBack(chunk: Buffer): void;
+    close(): void;
     readonly failure: Error | null;
   } {
     const targets = new Set(fields.targetModelNames ?? this.config.defaultTargetModels);
@@ -279,14 +288,14 @@ export class FilesService implements RefLoader<FileRecord>, OnModuleInit, OnAppl
     );
     const state: { failure: Error | null } = { failure: null };
     // The copies' output: about one spool chunk per input chunk, a little more or less as the
-    // values spliced in are longer or shorter than the ones they replace, in the spool's own
-    // pool (a run of a chunk copied into an output is one copyWithin there).
-    const output = spool.buffers;
+    // values spliced in are longer or shorter than the ones they replace.
+    const output = new BufferPool(READ_CHUNK_BYTES + BATCH_OUTPUT_SLACK_BYTES, 16);
     return {
       get failure() {
         return state.failure;
       },
       giveBack: (chunk) => output.giveBack(chunk),
+      close: () => output.close(),
       open: (deployment, body) =>
         pipeline(
           body,

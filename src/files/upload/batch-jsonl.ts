@@ -1,12 +1,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { Transform, type TransformCallback } from 'node:stream';
 import { InvalidRequestError } from '../../common/errors/api-error';
-import {
-  allocateBuffer,
-  BufferCopier,
-  MIN_POOLED_BYTES,
-  type BufferPool,
-} from '../../common/memory/buffer-pool';
+import { allocateBuffer, MIN_POOLED_BYTES, type BufferPool } from '../../common/memory/buffer-pool';
 import { grownInt32 } from '../../common/memory/typed-memory';
 import { ID_PREFIXES } from '../../id-codec/id-codec';
 import type { BatchLimits } from './batch-limits';
@@ -717,8 +712,6 @@ class HeldBytes {
   /** Where the last `copy` ended: `chunks[at]`, which starts at file offset `atBase`. */
   private at = 0;
   private atBase = 0;
-  /** Runs of chunks into output from the same pool are one copyWithin each (BufferCopier). */
-  private readonly copier = new BufferCopier();
 
   add(chunk: Buffer): void {
     this.chunks.push(chunk);
@@ -744,7 +737,7 @@ class HeldBytes {
       const end = base + chunk.length;
       if (end > from) {
         const last = Math.min(to, end);
-        o = this.copier.copy(chunk, Math.max(from, base) - base, last - base, out, o);
+        o += chunk.copy(out, o, Math.max(from, base) - base, last - base);
         if (end >= to) break;
       }
       base = end;

@@ -23,21 +23,9 @@ const MAX_SHARED_CHUNKS = 4;
 /**
  * Chunk buffers given back (see `giveBack`) and kept to carry later chunks. Enough for the chunks
  * that are in flight at once (the shared ones, plus about two per copy: one being written out,
- * one read ahead); past it, chunks are allocated on their own and left to the garbage collector.
+ * one read ahead); past it, given-back buffers are left to the garbage collector.
  */
 const MAX_FREE_CHUNKS = MAX_SHARED_CHUNKS + 8;
-/**
- * Buffers in the spool's pool for a transform of its chunks (`buffers`): a batch copy writes
- * each chunk rewritten into one, and holds one or two per deployment while they are written out.
- */
-const TRANSFORM_BUFFERS = 16;
-/**
- * Room in each pooled buffer beyond a chunk, for a transform's output of one chunk: a batch
- * copy's holds the end of the line the previous chunk cut, and values spliced in that are longer
- * than those they replace. An output that does not fit is allocated on its own. A chunk read
- * into a buffer leaves this tail untouched, so it costs address space only.
- */
-export const CHUNK_SLACK_BYTES = 256 * 1024;
 /**
  * Incoming bytes the Writable queues while the writer waits (both its buffers busy, or far ahead
  * of the copies): about one socket read. The writer's two 1 MiB buffers are the real buffer: one
@@ -123,14 +111,7 @@ export class SpoolFile {
   private readonly shared = new Map<number, Chunk>();
   /** Pooled buffers readers hold, by buffer, so `giveBack` finds their chunk. */
   private readonly lent = new Map<Buffer, Chunk>();
-  /**
-   * The upload's chunk buffers, and a transform's output buffers (`buffers`), in one pool: a
-   * copy from a chunk into an output is then one copyWithin (BufferPool, BufferCopier).
-   */
-  readonly buffers = new BufferPool(
-    READ_CHUNK_BYTES + CHUNK_SLACK_BYTES,
-    MAX_FREE_CHUNKS + TRANSFORM_BUFFERS,
-  );
+  private readonly pool = new BufferPool(READ_CHUNK_BYTES, MAX_FREE_CHUNKS);
   /** Reads and writes of the file not yet settled: none may land once another upload has it. */
   private readonly io = new Set<Promise<unknown>>();
   /** A write failed: the file is not handed to another upload. */
@@ -196,7 +177,7 @@ export class SpoolFile {
         () => {
           this.onWrite?.(length, (performance.now() - started) / 1000);
           this.written += length;
-          this.buffers.giveBack(buffer);
+          this.pool.giveBack(buffer);
           writing = null;
           this.wake();
           if (held) {
@@ -223,7 +204,7 @@ export class SpoolFile {
         return;
       }
       for (let at = from; at < data.length;) {
-        filling ??= this.takeChunk();
+        filling ??= this.pool.take();
         const copied = data.copy(filling, filled, at);
         at += copied;
         filled += copied;
@@ -260,7 +241,7 @@ export class SpoolFile {
         const finish = async (): Promise<void> => {
           await writing;
           if (filling && filled > 0 && !failed()) await writeOut(filling, filled);
-          else if (filling) this.buffers.giveBack(filling);
+          else if (filling) this.pool.giveBack(filling);
           filling = null;
           const error = failed();
           if (error) throw error;
@@ -349,7 +330,7 @@ export class SpoolFile {
     }
     // Only whole chunks are pooled: a short one may be smaller than a socket's high-water mark,
     // and then the transport asks for more before it is written out (see `giveBack`).
-    const buffer = length === READ_CHUNK_BYTES ? this.takeChunk() : null;
+    const buffer = length === READ_CHUNK_BYTES ? this.pool.take() : null;
     const bytes = this.readAt(buffer ?? allocateBuffer(length), offset, length);
     const chunk: Chunk = { bytes, takers: this.places.size - 1, holders: 1, buffer };
     if (buffer) this.lent.set(buffer, chunk);
@@ -391,12 +372,7 @@ export class SpoolFile {
   private recycle(chunk: Chunk): void {
     if (chunk.buffer === null || chunk.holders > 0 || chunk.takers > 0) return;
     this.lent.delete(chunk.buffer);
-    this.buffers.giveBack(chunk.buffer);
-  }
-
-  /** A pooled buffer's first READ_CHUNK_BYTES, for one chunk of the file. */
-  private takeChunk(): Buffer {
-    return this.buffers.take().subarray(0, READ_CHUNK_BYTES);
+    this.pool.giveBack(chunk.buffer);
   }
 
   private async readAt(buffer: Buffer, offset: number, length: number): Promise<Buffer> {
@@ -426,7 +402,7 @@ export class SpoolFile {
       this.resumeWriter();
       this.shared.clear();
       this.lent.clear();
-      this.buffers.close();
+      this.pool.close();
       await Promise.allSettled([...this.io]);
       if (!this.broken && SpoolFile.idle.length < MAX_IDLE_FILES) {
         SpoolFile.idle.push({ dir: this.dir, handle: this.handle });
