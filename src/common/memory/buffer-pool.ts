@@ -1,5 +1,4 @@
 import { noteAllocatedBuffers } from './gc';
-import { freeNow } from './typed-memory';
 
 /**
  * Buffers of one size that carry chunk after chunk of an upload instead of being allocated
@@ -56,7 +55,7 @@ export class BufferPool {
   close(): void {
     this.closed = true;
     this.lent.clear();
-    for (const buffer of this.free.splice(0)) freeNow(buffer);
+    for (const buffer of this.free.splice(0)) release(buffer);
   }
 }
 
@@ -71,4 +70,14 @@ export const MIN_POOLED_BYTES = 64 * 1024;
 export function allocateBuffer(length: number): Buffer {
   noteAllocatedBuffers(length);
   return Buffer.allocUnsafe(length);
+}
+
+/**
+ * Frees a Buffer's memory now by detaching its ArrayBuffer (ES2024 `transfer`, Node 21+), when
+ * the Buffer is the whole of it: pooled buffers are allocated whole (they are far above the
+ * size Buffer.allocUnsafe takes from its shared slab).
+ */
+function release(buffer: Buffer): void {
+  const memory = buffer.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
+  if (buffer.byteOffset === 0 && buffer.byteLength === memory.byteLength) memory.transfer?.(0);
 }

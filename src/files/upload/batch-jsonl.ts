@@ -2,7 +2,6 @@ import { isAscii, isUtf8 } from 'node:buffer';
 import { Transform, type TransformCallback } from 'node:stream';
 import { InvalidRequestError } from '../../common/errors/api-error';
 import { allocateBuffer, MIN_POOLED_BYTES, type BufferPool } from '../../common/memory/buffer-pool';
-import { grownInt32 } from '../../common/memory/typed-memory';
 import { ID_PREFIXES } from '../../id-codec/id-codec';
 import type { BatchLimits } from './batch-limits';
 import { CustomIds } from './custom-ids';
@@ -193,7 +192,9 @@ class Edits {
   push(start: number, end: number, put: number, line: number, lineStart: number, span?: Span) {
     const w = EDIT_WIDTH;
     if ((this.count + 1) * w > this.data.length) {
-      this.data = grownInt32(this.data, this.data.length * 2);
+      const grown = new Int32Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
     }
     const d = this.data;
     const at = this.count++ * w;

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { freeNow, grownBytes, grownInt32 } from '../../common/memory/typed-memory';
 
 /**
  * The custom_ids of one batch file seen so far → the line of first use, to refuse a duplicate.
@@ -27,8 +26,7 @@ export class CustomIds {
   private table = new Int32Array(2 << 12);
   /** Per entry: the line of first use, and the key's offset and length in `keys`. */
   private entries = new Int32Array(3 << 11);
-  // allocUnsafeSlow: a buffer of its own (not a slice of Node's shared pool), so it can grow in place.
-  private keys = Buffer.allocUnsafeSlow(1 << 16);
+  private keys = Buffer.allocUnsafe(1 << 16);
   private keyBytes = 0;
   private count = 0;
 
@@ -82,11 +80,15 @@ export class CustomIds {
   private append(bytes: Buffer, from: number, to: number, line: number): number {
     const entry = this.count++;
     if (entry * 3 === this.entries.length) {
-      this.entries = grownInt32(this.entries, this.entries.length * 2);
+      const entries = new Int32Array(this.entries.length * 2);
+      entries.set(this.entries);
+      this.entries = entries;
     }
     const length = to - from;
     if (this.keyBytes + length > this.keys.length) {
-      this.keys = grownBytes(this.keys, Math.max(this.keys.length * 2, this.keyBytes + length));
+      const keys = Buffer.allocUnsafe(Math.max(this.keys.length * 2, this.keyBytes + length));
+      this.keys.copy(keys, 0, 0, this.keyBytes);
+      this.keys = keys;
     }
     bytes.copy(this.keys, this.keyBytes, from, to);
     this.entries[entry * 3] = line;
@@ -109,7 +111,6 @@ export class CustomIds {
       table[slot * 2 + 1] = old[k + 1];
     }
     this.table = table;
-    freeNow(old);
   }
 }
 
